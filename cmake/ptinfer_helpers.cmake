@@ -1,0 +1,50 @@
+# ptinfer_library(NAME DIR [TORCH] DEPS ...): a static library from DIR's *.cpp files,
+# leaving out *_test.cpp. TORCH adds LibTorch and its precompiled header.
+function(ptinfer_library name)
+  cmake_parse_arguments(ARG "TORCH" "" "DEPS" ${ARGN})
+  file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
+  list(FILTER srcs EXCLUDE REGEX "_test\\.cpp$")
+  if(NOT srcs)  # a layer whose sources are not written yet
+    add_library(${name} INTERFACE)
+    target_include_directories(${name} INTERFACE ${PROJECT_SOURCE_DIR}/src)
+    target_link_libraries(${name} INTERFACE ${ARG_DEPS} $<$<BOOL:${ARG_TORCH}>:${TORCH_LIBRARIES}>)
+    return()
+  endif()
+  add_library(${name} STATIC ${srcs})
+  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  target_link_libraries(${name} PUBLIC ${ARG_DEPS})
+  if(ARG_TORCH)
+    target_link_libraries(${name} PUBLIC ${TORCH_LIBRARIES})
+    target_precompile_headers(${name} PRIVATE ${PROJECT_SOURCE_DIR}/src/common/torch_pch.h)
+  endif()
+endfunction()
+
+# ptinfer_tests(NAME [TORCH] DEPS ... [FIXTURES ...]): one GoogleTest executable from the
+# folder's *_test.cpp files, registered with ctest. FIXTURES names ctest fixtures (scripts that
+# generate PyTorch reference data) that must run first; tests find them in $PTINFER_FIXTURE_DIR.
+function(ptinfer_tests name)
+  cmake_parse_arguments(ARG "TORCH" "" "DEPS;FIXTURES" ${ARGN})
+  file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_test.cpp)
+  if(NOT srcs)
+    return()
+  endif()
+  add_executable(${name} ${srcs})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
+  if(ARG_TORCH)
+    target_precompile_headers(${name} PRIVATE ${PROJECT_SOURCE_DIR}/src/common/torch_pch.h)
+  endif()
+  add_test(NAME ${name} COMMAND ${name})
+  set_tests_properties(${name} PROPERTIES
+    ENVIRONMENT "PTINFER_FIXTURE_DIR=${PTINFER_FIXTURE_DIR};PTINFER_SOURCE_DIR=${PROJECT_SOURCE_DIR};PTINFER_BINARY_DIR=${CMAKE_BINARY_DIR}")
+  if(ARG_FIXTURES)
+    set_tests_properties(${name} PROPERTIES FIXTURES_REQUIRED "${ARG_FIXTURES}")
+  endif()
+endfunction()
+
+# ptinfer_fixture(NAME SCRIPT [ARGS...]): a ctest fixture that runs SCRIPT with Debian's Python
+# to write PyTorch/PIL reference data under ${PTINFER_FIXTURE_DIR}/NAME.
+function(ptinfer_fixture name script)
+  add_test(NAME fixture_${name}
+    COMMAND ${PTINFER_PYTHON} ${script} --out ${PTINFER_FIXTURE_DIR}/${name} ${ARGN})
+  set_tests_properties(fixture_${name} PROPERTIES FIXTURES_SETUP ${name})
+endfunction()

@@ -1,0 +1,211 @@
+#include "app/validate.h"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <ostream>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "app/predictions_writer.h"
+#include "common/error.h"
+#include "data/batch_loader.h"
+#include "data/image_folder.h"
+#include "metrics/meters.h"
+#include "metrics/topk.h"
+
+namespace ptinfer::app {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+void check_options(const ValidateOptions& o) {
+  if (o.batch_size < 1) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "-b/--batch_size must be >= 1, got " + std::to_string(o.batch_size));
+  }
+  if (o.workers < 1) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "-j/--workers must be >= 1, got " + std::to_string(o.workers));
+  }
+  if (o.print_freq < 0) {
+    throw Error(ErrorKind::kInvalidArgument, "--print-freq must be >= 0");
+  }
+}
+
+nlohmann::json summary_json(const ValidateOptions& o, const ValidateResult& r,
+                            const engine::ModelInfo& info, const std::string& root,
+                            size_t num_classes_in_folder) {
+  nlohmann::json j;
+  j["summary"] = {{"images", r.images},
+                  {"correct1", r.correct1},
+                  {"correct5", r.correct5},
+                  {"acc1", r.acc1},
+                  {"acc5", r.acc5},
+                  {"seconds", r.seconds},
+                  {"images_per_second", r.images_per_second},
+                  {"skipped_count", r.skipped.size()},
+                  {"skipped", r.skipped}};
+  j["config"] = {{"data", root},
+                 {"classes_in_folder", num_classes_in_folder},
+                 {"arch", o.engine.arch},
+                 {"resume", o.engine.checkpoint},
+                 {"pretrained", o.engine.pretrained},
+                 {"weights", info.weights},
+                 {"num_classes", info.num_classes},
+                 {"device", o.engine.device},
+                 {"batch_size", o.batch_size},
+                 {"workers", o.workers},
+                 {"task_queue", o.task_queue},
+                 {"resize_size", o.preprocess.resize_size},
+                 {"crop_size", o.preprocess.crop_size},
+                 {"mean", o.preprocess.mean},
+                 {"std", o.preprocess.std},
+                 {"shuffle", o.shuffle},
+                 {"seed", o.seed},
+                 {"skip_bad_images", o.skip_bad_images},
+                 {"unused_flags", o.unused_flags}};
+  return j;
+}
+
+}  // namespace
+
+std::string validation_root(const std::string& data) {
+  std::filesystem::path val = std::filesystem::path(data) / "val";
+  std::error_code ec;
+  return std::filesystem::is_directory(val, ec) ? val.string() : data;
+}
+
+ValidateResult run_validate(const ValidateOptions& options, std::ostream& out) {
+  check_options(options);
+  if (!options.unused_flags.empty()) {
+    std::string flags;
+    for (const auto& f : options.unused_flags) flags += (flags.empty() ? "" : ", ") + f;
+    out << "=> " << flags << ": training flags, accepted so the guide's command line runs; "
+        << "unused by validate" << std::endl;
+  }
+  // The data first: a wrong --data fails before the model is built.
+  std::string root = validation_root(options.data);
+  data::ImageFolderIndex index = data::scan_image_folder(root);
+  out << "=> " << index.samples.size() << " images in " << index.classes.size()
+      << " classes under '" << root << "'" << std::endl;
+
+  out << "use  " << options.engine.device << std::endl;
+  out << "=> creating model '" << options.engine.arch << "'" << std::endl;
+  if (!options.engine.checkpoint.empty()) {
+    out << "=> loading checkpoint '" << options.engine.checkpoint << "'" << std::endl;
+  }
+  engine::Engine engine(options.engine);
+  const engine::ModelInfo& info = engine.info();
+  if (!options.engine.checkpoint.empty()) {
+    out << "=> loaded checkpoint '" << options.engine.checkpoint << "' (epoch "
+        << (info.epoch ? std::to_string(*info.epoch) : std::string("unknown")) << ")"
+        << std::endl;
+  }
+  if (static_cast<int64_t>(index.classes.size()) > info.num_classes) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "--data '" + root + "' has " + std::to_string(index.classes.size()) +
+                    " classes but the model has " + std::to_string(info.num_classes) +
+                    " outputs");
+  }
+
+  const data::PreprocessOptions preprocess = options.preprocess;
+  const size_t sample_floats = data::preprocessed_size(preprocess);
+  data::BatchLoaderOptions loader_options;
+  loader_options.batch_size = options.batch_size;
+  loader_options.workers = options.workers;
+  loader_options.prefetch_batches = options.task_queue ? 0 : 1;
+  loader_options.shuffle = options.shuffle;
+  loader_options.seed = options.seed;
+  loader_options.skip_bad_samples = options.skip_bad_images;
+  data::BatchLoader loader(
+      index.samples, sample_floats,
+      [preprocess](const std::string& path, float* dst) {
+        data::preprocess_file(path, preprocess, dst);
+      },
+      loader_options);
+
+  std::unique_ptr<PredictionsWriter> predictions;
+  if (!options.predictions_path.empty()) {
+    predictions = std::make_unique<PredictionsWriter>(options.predictions_path);
+  }
+
+  metrics::AverageMeter batch_time("Time", 3, 6, options.timing_warmup);
+  metrics::AverageMeter top1("Acc@1", 2, 6);
+  metrics::AverageMeter top5("Acc@5", 2, 6);
+  metrics::AccuracyCounts counts;
+  ValidateResult result;
+  const int64_t num_batches = loader.num_batches();
+  const int64_t crop = preprocess.crop_size;
+
+  Clock::time_point start = Clock::now();
+  Clock::time_point end = start;
+  while (std::optional<data::Batch> batch = loader.next()) {
+    for (const auto& s : batch->skipped) {
+      out << "=> skipped bad image " << s.path << ": " << s.reason << std::endl;
+      spdlog::warn("skipped bad image {}: {}", s.path, s.reason);
+      result.skipped.push_back(s.path + ": " + s.reason);
+    }
+    if (batch->size() > 0) {
+      torch::Tensor input =
+          torch::from_blob(batch->data.data(), {batch->size(), 3, crop, crop}, torch::kFloat32);
+      torch::Tensor logits = engine.run(input);
+      metrics::TopK topk = metrics::top_k(logits, 5);
+      metrics::AccuracyCounts batch_counts;
+      batch_counts.add(topk, batch->labels);
+      counts.correct1 += batch_counts.correct1;
+      counts.correct5 += batch_counts.correct5;
+      counts.samples += batch_counts.samples;
+      top1.update(batch_counts.acc1(), batch->size());
+      top5.update(batch_counts.acc5(), batch->size());
+      if (predictions) {
+        for (int64_t i = 0; i < batch->size(); ++i) {
+          predictions->write(batch->paths[i], batch->labels[i], topk.indices[i], topk.scores[i]);
+        }
+      }
+    }
+    batch_time.update(seconds_since(end));
+    end = Clock::now();
+    bool last = batch->index + 1 == num_batches;
+    if (options.print_freq > 0 && (batch->index % options.print_freq == 0 || last)) {
+      out << metrics::progress_line("Test: ", batch->index, num_batches,
+                                    {&batch_time, &top1, &top5})
+          << std::endl;
+    }
+  }
+  if (predictions) predictions->close();
+
+  result.images = counts.samples;
+  result.correct1 = counts.correct1;
+  result.correct5 = counts.correct5;
+  result.acc1 = counts.acc1();
+  result.acc5 = counts.acc5();
+  result.seconds = seconds_since(start);
+  result.images_per_second = result.seconds > 0 ? result.images / result.seconds : 0;
+
+  out << " * Acc@1 " << metrics::format_fixed(result.acc1, 0, 3) << " Acc@5 "
+      << metrics::format_fixed(result.acc5, 0, 3) << std::endl;
+  out << "=> " << result.images << " images (" << result.correct1 << " correct at top-1, "
+      << result.correct5 << " at top-5), " << result.skipped.size() << " skipped, "
+      << metrics::format_fixed(result.images_per_second, 0, 1) << " img/s, "
+      << metrics::format_fixed(result.seconds, 0, 2) << " s" << std::endl;
+  spdlog::info("validate: {} images, Acc@1 {:.3f} Acc@5 {:.3f}, {:.1f} img/s", result.images,
+               result.acc1, result.acc5, result.images_per_second);
+
+  if (!options.json_path.empty()) {
+    std::ofstream json(options.json_path);
+    json << summary_json(options, result, info, root, index.classes.size()).dump(2) << "\n";
+    if (!json) {
+      throw Error(ErrorKind::kInvalidArgument, "--json: cannot write '" + options.json_path + "'");
+    }
+  }
+  return result;
+}
+
+}  // namespace ptinfer::app

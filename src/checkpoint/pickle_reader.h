@@ -1,0 +1,56 @@
+// A pickle interpreter for the data.pkl record of torch.save checkpoints. It executes nothing:
+// GLOBAL/STACK_GLOBAL resolve only names in a fixed allow-list, and REDUCE/NEWOBJ apply only
+// those, implemented here in C++:
+//   collections.OrderedDict        -> dict (BUILD of its __dict__, e.g. `_metadata`, is ignored)
+//   torch._utils._rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks[, meta])
+//   torch._utils._rebuild_parameter(tensor, requires_grad, hooks)           -> the tensor
+//   torch._utils._rebuild_parameter_with_state(tensor, requires_grad, hooks, state)
+//   torch.<X>Storage for every dtype torch.save writes (storage types in persistent ids)
+//   torch.Size(tuple) -> tuple, torch.device(type[, index]) -> str "type[:index]",
+//   builtins.set / builtins.frozenset(list) -> list
+//   _codecs.encode(str, 'latin1') / builtins.bytes() -> bytes (how protocol 2 writes bytes)
+// Every other global (os.system, builtins.eval, ...) is refused at the opcode that names it.
+//
+// Opcodes: those of protocol 2 that torch.save writes, plus FRAME/MEMOIZE/STACK_GLOBAL/
+// SHORT_BINUNICODE/BINUNICODE8 from protocol 4. Each read is bounds-checked against the input,
+// so bad input gives Error(kCorruptData) naming the opcode and byte offset; allocations are
+// bounded by the input size.
+#pragma once
+
+#include <c10/core/ScalarType.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "checkpoint/pickle_value.h"
+
+namespace ptinfer::checkpoint {
+
+// Returns the storage record `key` (data/<key> in the zip) as a 1-D contiguous CPU tensor of
+// `dtype` holding exactly `numel` elements. Throws ptinfer::Error (kCorruptData when missing or
+// too short). The interpreter calls it once per distinct key.
+using StorageLoader =
+    std::function<at::Tensor(const std::string& key, c10::ScalarType dtype, int64_t numel)>;
+
+// The result of unpickling: the root value and the arena that owns every value.
+struct Unpickled {
+  std::unique_ptr<ValueArena> arena;
+  const Value* root = nullptr;
+};
+
+// Interprets `size` bytes at `data` up to STOP. `context` (e.g. the checkpoint path) prefixes
+// every error message. Throws Error(kCorruptData) for malformed pickles (unknown opcode, short
+// read, stack underflow, missing memo entry, bad tensor geometry, no STOP) and
+// Error(kUnsupported) for globals outside the allow-list, e.g.
+// "<context>: refusing global 'os.system' (not in the allow-list of torch.save checkpoints)".
+Unpickled read_pickle(const void* data, size_t size, const StorageLoader& load_storage,
+                      const std::string& context);
+
+// The dtype a torch.<name> storage class holds ("FloatStorage" -> kFloat), or false when
+// `name` is not a storage class we read.
+bool storage_dtype(const std::string& name, c10::ScalarType* dtype);
+
+}  // namespace ptinfer::checkpoint

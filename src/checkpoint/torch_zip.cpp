@@ -1,0 +1,126 @@
+#include "checkpoint/torch_zip.h"
+
+#include <ATen/ATen.h>
+#include <c10/util/Exception.h>
+#include <caffe2/serialize/inline_container.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "common/error.h"
+
+namespace ptinfer::checkpoint {
+namespace {
+
+// What torch.save(..., _use_new_zipfile_serialization=False) starts with: PROTO 2, then
+// LONG1 of the magic number 0x1950a86a20f9469cfc6c.
+constexpr unsigned char kLegacyMagic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c,
+                                          0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
+constexpr unsigned char kZipMagic[] = {'P', 'K', 0x03, 0x04};
+
+std::string c10_message(const c10::Error& e) { return e.what_without_backtrace(); }
+
+}  // namespace
+
+TorchZip::TorchZip(const std::string& path) : path_(path) {
+  std::error_code ec;
+  auto status = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(status)) {
+    throw Error(ErrorKind::kNotFound, path + ": no such file");
+  }
+  if (!std::filesystem::is_regular_file(status)) {
+    throw Error(ErrorKind::kNotFound, path + ": not a regular file");
+  }
+  file_size_ = std::filesystem::file_size(path, ec);
+  if (ec) throw Error(ErrorKind::kNotFound, path + ": cannot read: " + ec.message());
+
+  unsigned char head[sizeof(kLegacyMagic)] = {};
+  {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(ErrorKind::kNotFound, path + ": cannot open");
+    in.read(reinterpret_cast<char*>(head), sizeof(head));
+  }
+  if (file_size_ == 0) throw Error(ErrorKind::kCorruptData, path + ": empty file");
+  if (file_size_ >= sizeof(kLegacyMagic) &&
+      std::memcmp(head, kLegacyMagic, sizeof(kLegacyMagic)) == 0) {
+    throw Error(ErrorKind::kUnsupported,
+                path +
+                    ": legacy (pre-1.6) format, re-save with torch.save in PyTorch >= 1.6 "
+                    "(without _use_new_zipfile_serialization=False)");
+  }
+  if (file_size_ < sizeof(kZipMagic) || std::memcmp(head, kZipMagic, sizeof(kZipMagic)) != 0) {
+    if (head[0] == 0x80) {
+      throw Error(ErrorKind::kUnsupported, path + ": a bare pickle, not a torch.save zip archive");
+    }
+    throw Error(ErrorKind::kCorruptData, path + ": not a torch.save checkpoint (not a zip file)");
+  }
+  try {
+    reader_ = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
+  } catch (const c10::Error& e) {
+    throw Error(ErrorKind::kCorruptData,
+                path + ": not a readable torch.save zip archive (truncated?): " + c10_message(e));
+  }
+  // PyTorch 2.x records the byte order; older files are always little-endian.
+  if (reader_->hasRecord("byteorder")) {
+    std::string order = read_record("byteorder");
+    if (order != "little") {
+      throw Error(ErrorKind::kUnsupported, path + ": byte order '" + order + "' is not supported");
+    }
+  }
+}
+
+TorchZip::~TorchZip() = default;
+
+std::string TorchZip::read_record(const std::string& name) {
+  try {
+    if (!reader_->hasRecord(name)) {
+      throw Error(ErrorKind::kCorruptData, path_ + ": missing record '" + name + "'");
+    }
+    auto [data, size] = reader_->getRecord(name);
+    return std::string(static_cast<const char*>(data.get()), size);
+  } catch (const c10::Error& e) {
+    throw Error(ErrorKind::kCorruptData,
+                path_ + ": cannot read record '" + name + "': " + c10_message(e));
+  }
+}
+
+at::Tensor TorchZip::read_storage(const std::string& key, c10::ScalarType dtype, int64_t numel) {
+  const std::string name = "data/" + key;
+  const uint64_t item = c10::elementSize(dtype);
+  // torch.save stores records uncompressed, so no storage is larger than the file: this bounds
+  // what a corrupt numel can make us allocate.
+  if (numel < 0 || static_cast<uint64_t>(numel) > file_size_ / item) {
+    throw Error(ErrorKind::kCorruptData, path_ + ": storage '" + name + "' claims " +
+                                             std::to_string(numel) + " elements, more than the " +
+                                             std::to_string(file_size_) + "-byte file holds");
+  }
+  const uint64_t nbytes = static_cast<uint64_t>(numel) * item;
+  at::DataPtr data;
+  size_t size = 0;
+  try {
+    if (!reader_->hasRecord(name)) {
+      throw Error(ErrorKind::kCorruptData, path_ + ": missing storage record '" + name + "'");
+    }
+    std::tie(data, size) = reader_->getRecord(name);
+  } catch (const c10::Error& e) {
+    throw Error(ErrorKind::kCorruptData,
+                path_ + ": cannot read storage record '" + name + "': " + c10_message(e));
+  }
+  if (size < nbytes) {
+    throw Error(ErrorKind::kCorruptData,
+                path_ + ": storage record '" + name + "' has " + std::to_string(size) +
+                    " bytes, needs " + std::to_string(nbytes) + " for " + std::to_string(numel) +
+                    " elements of " + c10::toString(dtype));
+  }
+  auto options = at::TensorOptions().dtype(dtype);
+  if (numel == 0) return at::empty({0}, options);
+  // The tensor takes ownership of the record's buffer (allocated by LibTorch's CPU allocator,
+  // so suitably aligned): no copy.
+  auto holder = std::make_shared<at::DataPtr>(std::move(data));
+  void* bytes = holder->get();
+  return at::from_blob(
+      bytes, {numel}, [holder](void*) mutable { holder.reset(); }, options);
+}
+
+}  // namespace ptinfer::checkpoint

@@ -1,0 +1,44 @@
+// The zip container torch.save writes since PyTorch 1.6, read with LibTorch's own
+// caffe2::serialize::PyTorchStreamReader (which strips the archive-name folder every record
+// sits in). Internal to the checkpoint reader.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/ScalarType.h>
+
+#include <memory>
+#include <string>
+
+namespace caffe2::serialize {
+class PyTorchStreamReader;
+}
+
+namespace ptinfer::checkpoint {
+
+class TorchZip {
+ public:
+  // Opens `path`. Throws Error(kNotFound) when it does not exist or is not a regular file,
+  // Error(kUnsupported) for the legacy (pre-1.6) pickle format and for big-endian archives,
+  // Error(kCorruptData) for empty, non-zip and truncated files.
+  explicit TorchZip(const std::string& path);
+  ~TorchZip();
+  TorchZip(const TorchZip&) = delete;
+  TorchZip& operator=(const TorchZip&) = delete;
+
+  // The bytes of record `name` (e.g. "data.pkl"). Throws Error(kCorruptData) naming the
+  // record when it is missing or unreadable.
+  std::string read_record(const std::string& name);
+
+  // Record data/<key> as a 1-D tensor of `numel` elements of `dtype`, without copying the
+  // bytes. Throws Error(kCorruptData) when the record is missing or shorter than that.
+  at::Tensor read_storage(const std::string& key, c10::ScalarType dtype, int64_t numel);
+
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  uint64_t file_size_ = 0;
+  std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader_;
+};
+
+}  // namespace ptinfer::checkpoint

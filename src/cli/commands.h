@@ -1,0 +1,21 @@
+// The subcommands. Each registers its flags on the top-level CLI11 app and returns a function
+// that runs it after parsing (returning the process exit code).
+#pragma once
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+#include "runtime/env_config.h"
+
+namespace ptinfer::cli {
+
+using CommandRunner = std::function<int(const runtime::RuntimeConfig& config)>;
+
+// `ptinfer validate`: the guide's validation sample.
+CommandRunner add_validate_command(CLI::App& app);
+
+// `ptinfer predict`: top-k labels for image files.
+CommandRunner add_predict_command(CLI::App& app);
+
+}  // namespace ptinfer::cli

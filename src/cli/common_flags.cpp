@@ -1,0 +1,63 @@
+#include "cli/common_flags.h"
+
+#include <iostream>
+
+#include "common/error.h"
+#include "engine/device.h"
+
+namespace ptinfer::cli {
+
+void add_common_flags(CLI::App& app, CommonFlags& f) {
+  app.add_option("-a,--arch", f.arch, "model architecture (torchvision name)")->capture_default_str();
+  app.add_option("--resume", f.resume, "checkpoint to load (torch.save file: .pth, .pth.tar)");
+  app.add_flag("--pretrained", f.pretrained, "load torchvision's weights from the torch hub cache");
+  app.add_option("--device", f.device, "cpu, cuda or cuda:N (default: cuda:PTINFER_DEVICE_ID when present, else cpu)");
+  app.add_option("--npu", f.npu, "accelerator index, as the guide's --npu");
+  app.add_option("--num-classes", f.num_classes, "classes of the head (default: from the checkpoint, else 1000)");
+  app.add_option("--resize-size", f.resize_size, "Resize: shorter side in pixels")->capture_default_str();
+  app.add_option("--crop-size", f.crop_size, "CenterCrop size in pixels")->capture_default_str();
+  app.add_option("--mean", f.mean, "Normalize mean, 3 values")->expected(3)->capture_default_str();
+  app.add_option("--std", f.std, "Normalize std, 3 values")->expected(3)->capture_default_str();
+  app.add_option("--threads", f.threads, "intra-op threads (default: PTINFER_NUM_THREADS, OMP_NUM_THREADS, else the usable cores)");
+}
+
+engine::EngineOptions engine_options(const CommonFlags& f, const runtime::RuntimeConfig& config) {
+  engine::EngineOptions o;
+  o.arch = f.arch;
+  o.checkpoint = f.resume;
+  o.pretrained = f.pretrained;
+  o.num_classes = f.num_classes;
+  if (f.num_classes < 0) {
+    throw Error(ErrorKind::kInvalidArgument, "--num-classes must be >= 1");
+  }
+  o.device = engine::resolve_device({f.device, f.npu, config.device_id});
+  return o;
+}
+
+data::PreprocessOptions preprocess_options(const CommonFlags& f) {
+  data::PreprocessOptions p;
+  if (f.resize_size < 0) throw Error(ErrorKind::kInvalidArgument, "--resize-size must be >= 0 (0: no resize)");
+  if (f.crop_size < 1) throw Error(ErrorKind::kInvalidArgument, "--crop-size must be >= 1");
+  if (f.mean.size() != 3) throw Error(ErrorKind::kInvalidArgument, "--mean needs 3 values");
+  if (f.std.size() != 3) throw Error(ErrorKind::kInvalidArgument, "--std needs 3 values");
+  p.resize_size = f.resize_size;
+  p.crop_size = f.crop_size;
+  for (int c = 0; c < 3; ++c) {
+    if (!(f.std[c] > 0)) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "--std values must be > 0, got " + std::to_string(f.std[c]));
+    }
+    p.mean[c] = f.mean[c];
+    p.std[c] = f.std[c];
+  }
+  return p;
+}
+
+bool report_unknown_args(const CLI::App& app) {
+  std::vector<std::string> extras = app.remaining();
+  for (const auto& arg : extras) std::cout << "ERROR: Unknown command line arg: " << arg << "\n";
+  std::cout.flush();
+  return !extras.empty();
+}
+
+}  // namespace ptinfer::cli

@@ -1,0 +1,34 @@
+// The validation transform of the guide's sample, bit-exact with torchvision 0.14 on PIL images:
+//   PIL.Image.open(path).convert('RGB') -> Resize(resize_size) -> CenterCrop(crop_size)
+//   -> ToTensor() -> Normalize(mean, std)
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "data/image.h"
+
+namespace ptinfer::data {
+
+struct PreprocessOptions {
+  int resize_size = 256;                                 // shorter side after Resize; 0 = no resize
+  int crop_size = 224;                                   // CenterCrop to crop_size x crop_size
+  std::array<float, 3> mean = {0.485f, 0.456f, 0.406f};  // Normalize mean, per channel
+  std::array<float, 3> std = {0.229f, 0.224f, 0.225f};   // Normalize std, per channel (> 0)
+};
+
+// Number of floats preprocess_image writes: 3 * crop_size * crop_size.
+size_t preprocessed_size(const PreprocessOptions& options);
+
+// Resize + CenterCrop + ToTensor + Normalize of a decoded image. Writes
+// preprocessed_size(options) floats to `out` as CHW. Throws Error(kInvalidArgument) for
+// non-positive sizes or std.
+void preprocess_image(const Image& image, const PreprocessOptions& options, float* out);
+
+// Decodes the file at `path` (see image_decode.h) and preprocesses it into `out`.
+// Throws Error(kCorruptData / kNotFound) naming the path and the decoder's reason.
+void preprocess_file(const std::string& path, const PreprocessOptions& options, float* out);
+
+}  // namespace ptinfer::data

@@ -1,0 +1,80 @@
+// The whole validation transform against torchvision: decode + Resize + CenterCrop +
+// ToTensor + Normalize must give the very same float32 values (compared bitwise).
+#include "data/preprocess.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "data/image_test_fixtures.h"
+
+namespace ptinfer::data {
+namespace {
+
+using testing::image_fixture_dir;
+using testing::load_image_manifest;
+using testing::read_fixture_bytes;
+
+TEST(Preprocess, MatchesTorchvisionBitForBit) {
+  const auto manifest = load_image_manifest();
+  int checked = 0;
+  for (const auto& entry : manifest["images"]) {
+    for (const auto& c : entry["cases"]) {
+      PreprocessOptions options;  // ImageNet mean/std, as the fixture's Normalize
+      options.resize_size = c["resize"];
+      options.crop_size = c["crop"];
+      SCOPED_TRACE(entry["file"].get<std::string>() + " resize " +
+                   std::to_string(options.resize_size) + " crop " +
+                   std::to_string(options.crop_size));
+      const auto expected_bytes =
+          read_fixture_bytes(image_fixture_dir() + "/" + c["tensor"].get<std::string>());
+      std::vector<float> actual(preprocessed_size(options));
+      ASSERT_EQ(expected_bytes.size(), actual.size() * sizeof(float));
+      preprocess_file(image_fixture_dir() + "/" + entry["file"].get<std::string>(), options,
+                      actual.data());
+      std::vector<float> expected(actual.size());
+      std::memcpy(expected.data(), expected_bytes.data(), expected_bytes.size());
+      size_t differing = 0, first = 0;
+      for (size_t i = 0; i < actual.size(); ++i) {
+        if (std::memcmp(&actual[i], &expected[i], sizeof(float)) != 0 && !differing++) first = i;
+      }
+      EXPECT_EQ(differing, 0u) << "first at " << first << ": " << actual[first] << " vs "
+                               << expected[first];
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 150);
+}
+
+TEST(Preprocess, SizeAndInvalidOptions) {
+  PreprocessOptions options;
+  EXPECT_EQ(preprocessed_size(options), 3u * 224 * 224);
+  const Image image(8, 8);
+  std::vector<float> out(3 * 224 * 224);
+  options.crop_size = 0;
+  EXPECT_THROW(preprocess_image(image, options, out.data()), Error);
+  options = PreprocessOptions();
+  options.resize_size = -1;
+  EXPECT_THROW(preprocess_image(image, options, out.data()), Error);
+  options = PreprocessOptions();
+  options.std[1] = 0.0f;
+  EXPECT_THROW(preprocess_image(image, options, out.data()), Error);
+}
+
+TEST(Preprocess, FileErrorsNameThePath) {
+  std::vector<float> out(3 * 224 * 224);
+  const std::string path = image_fixture_dir() + "/truncated_half.jpg";
+  try {
+    preprocess_file(path, PreprocessOptions(), out.data());
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kCorruptData);
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace ptinfer::data

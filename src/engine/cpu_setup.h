@@ -1,0 +1,27 @@
+// Process-wide CPU settings measured to matter (docs/performance.md): the intra-op thread count
+// (this LibTorch defaults to 1), glibc malloc's habit of returning large activation buffers to
+// the kernel on every forward, and which BLAS library LibTorch's fp32 linear layers call.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace ptinfer::engine {
+
+// Cores this process may run on (sched_getaffinity), at least 1.
+int usable_cores();
+
+// Sets LibTorch's intra-op threads to `requested` or, when unset, usable_cores(). Returns the
+// count set.
+int configure_threads(std::optional<int> requested);
+
+// Keeps glibc malloc from serving large blocks with mmap (equivalent to
+// GLIBC_TUNABLES=glibc.malloc.mmap_max=0), so activation buffers are reused between batches
+// instead of being unmapped and page-faulted in again. Call once at start, before threads.
+void tune_malloc();
+
+// File name of the BLAS library loaded into the process ("libopenblas..."), or "" when none is
+// loaded yet.
+std::string loaded_blas_library();
+
+}  // namespace ptinfer::engine

@@ -1,0 +1,96 @@
+#include "engine/engine.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+#include "checkpoint/checkpoint.h"
+#include "common/error.h"
+#include "models/registry.h"
+
+namespace ptinfer::engine {
+namespace {
+
+// num_classes from the head weight's first dimension, when the state dict has the head.
+std::optional<int64_t> head_classes(const checkpoint::StateDict& sd, const std::string& key) {
+  for (const auto& [name, tensor] : sd) {
+    if (name == key && tensor.dim() >= 1) return tensor.size(0);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string pretrained_weights_path(const std::string& arch) {
+  std::string file = models::pretrained_file_name(arch);
+  std::string torch_home;
+  if (const char* th = std::getenv("TORCH_HOME"); th && *th) {
+    torch_home = th;
+  } else if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) {
+    torch_home = std::string(xdg) + "/torch";
+  } else {
+    const char* home = std::getenv("HOME");
+    torch_home = std::string(home ? home : ".") + "/.cache/torch";
+  }
+  return torch_home + "/hub/checkpoints/" + file;
+}
+
+Engine::Engine(const EngineOptions& options) : device_(options.device) {
+  info_.arch = options.arch;
+  std::optional<checkpoint::Checkpoint> pretrained, resumed;
+  if (options.pretrained) {
+    std::string path = pretrained_weights_path(options.arch);
+    if (!std::filesystem::exists(path)) {
+      throw Error(ErrorKind::kNotFound,
+                  "--pretrained: torchvision's weights for " + options.arch + " are not at " +
+                      path + "; ptinfer does not download: copy the file " +
+                      models::pretrained_file_name(options.arch) +
+                      " there (torchvision.models." + options.arch +
+                      "(weights='DEFAULT') saves it to that cache), or set TORCH_HOME");
+    }
+    pretrained = checkpoint::load_checkpoint(path);
+    info_.weights = path;
+  }
+  if (!options.checkpoint.empty()) {
+    resumed = checkpoint::load_checkpoint(options.checkpoint);
+    info_.weights = options.checkpoint;
+    info_.class_names = resumed->classes;
+    info_.epoch = resumed->epoch;
+    info_.best_acc1 = resumed->best_acc1;
+    if (resumed->arch && *resumed->arch != options.arch) {
+      spdlog::warn("checkpoint {} was saved for arch '{}' but --arch is '{}'", options.checkpoint,
+                   *resumed->arch, options.arch);
+    }
+  }
+
+  std::string head = models::head_weight_key(options.arch);
+  int64_t num_classes = options.num_classes;
+  if (num_classes == 0 && resumed) num_classes = head_classes(resumed->state_dict, head).value_or(0);
+  if (num_classes == 0) num_classes = 1000;
+  info_.num_classes = num_classes;
+
+  model_ = models::create_model(options.arch, num_classes);
+  if (pretrained && !resumed) checkpoint::load_state_dict_strict(*model_, pretrained->state_dict);
+  if (resumed) checkpoint::load_state_dict_strict(*model_, resumed->state_dict);
+  if (!pretrained && !resumed) info_.weights = "random init";
+  if (!info_.class_names.empty() &&
+      static_cast<int64_t>(info_.class_names.size()) != num_classes) {
+    spdlog::warn("checkpoint records {} class names for a {}-class head; ignoring the names",
+                 info_.class_names.size(), num_classes);
+    info_.class_names.clear();
+  }
+  model_->to(device_);
+  model_->eval();
+  spdlog::info("engine: {} ({} classes) on {} from {}", options.arch, num_classes,
+               device_.str(), info_.weights);
+}
+
+torch::Tensor Engine::run(const torch::Tensor& batch) {
+  c10::InferenceMode guard;
+  torch::Tensor input = batch.to(device_, torch::kFloat32);
+  torch::Tensor logits = model_->forward(input);
+  return logits.to(torch::kCPU, torch::kFloat32);
+}
+
+}  // namespace ptinfer::engine

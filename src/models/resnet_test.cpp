@@ -1,0 +1,262 @@
+// Parity of the C++ ResNets with torchvision 0.14: same state-dict keys, shapes and order, and
+// the same logits for the same weights and input. The reference comes from
+// make_model_fixtures.py (raw little-endian tensors + a JSON index, no torch.save).
+#include "models/resnet.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+#include "models/registry.h"
+
+namespace ptinfer::models {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+fs::path fixture_dir() {
+  const char* dir = std::getenv("PTINFER_FIXTURE_DIR");
+  if (dir == nullptr) throw std::runtime_error("PTINFER_FIXTURE_DIR is not set (run via ctest)");
+  return fs::path(dir) / "models";
+}
+
+json read_json(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("missing fixture " + path.string());
+  return json::parse(in);
+}
+
+// Reads `nbytes` at `offset` of `path` into a new tensor of `shape`/`dtype`; the sizes are
+// checked against the file before anything is allocated.
+torch::Tensor read_raw(const fs::path& path, uint64_t offset, const std::vector<int64_t>& shape,
+                       torch::Dtype dtype) {
+  const uint64_t file_size = fs::file_size(path);
+  int64_t numel = 1;
+  for (int64_t d : shape) numel *= d;
+  const uint64_t nbytes = static_cast<uint64_t>(numel) * torch::elementSize(dtype);
+  if (offset > file_size || nbytes > file_size - offset) {
+    throw std::runtime_error(path.string() + ": tensor at " + std::to_string(offset) +
+                             " runs past the end of the file");
+  }
+  torch::Tensor t = torch::empty(shape, torch::TensorOptions().dtype(dtype));
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(offset));
+  in.read(static_cast<char*>(t.data_ptr()), static_cast<std::streamsize>(nbytes));
+  if (!in) throw std::runtime_error(path.string() + ": short read");
+  return t;
+}
+
+torch::Dtype dtype_of(const std::string& name) {
+  if (name == "float32") return torch::kFloat32;
+  if (name == "int64") return torch::kInt64;
+  throw std::runtime_error("unexpected fixture dtype " + name);
+}
+
+struct Slot {
+  std::string name;
+  torch::Tensor tensor;
+};
+
+// The module's parameters and buffers in PyTorch's state_dict() order: each module's own
+// parameters, then its own buffers, then its children depth first in registration order.
+void state_dict_slots(const torch::nn::Module& module, const std::string& prefix,
+                      std::vector<Slot>& out) {
+  for (const auto& p : module.named_parameters(/*recurse=*/false)) {
+    out.push_back({prefix + p.key(), p.value()});
+  }
+  for (const auto& b : module.named_buffers(/*recurse=*/false)) {
+    out.push_back({prefix + b.key(), b.value()});
+  }
+  for (const auto& child : module.named_children()) {
+    state_dict_slots(*child.value(), prefix + child.key() + ".", out);
+  }
+}
+
+std::string shape_str(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+class ResNetParity : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override { index_ = read_json(fixture_dir() / (GetParam() + ".json")); }
+  json index_;
+};
+
+TEST_P(ResNetParity, StateDictKeysShapesAndOrderMatchTorchvision) {
+  const auto model = create_model(GetParam(), index_.at("num_classes").get<int64_t>());
+  std::vector<Slot> slots;
+  state_dict_slots(*model, "", slots);
+  // Sanity of the traversal itself: it sees every parameter and buffer exactly once.
+  ASSERT_EQ(slots.size(), model->named_parameters().size() + model->named_buffers().size());
+
+  const auto& entries = index_.at("state_dict");
+  ASSERT_EQ(slots.size(), entries.size()) << "state-dict sizes differ";
+  for (size_t i = 0; i < slots.size(); ++i) {
+    const auto& e = entries[i];
+    const std::string name = e.at("name").get<std::string>();
+    ASSERT_EQ(slots[i].name, name) << "key #" << i;
+    const auto shape = e.at("shape").get<std::vector<int64_t>>();
+    EXPECT_EQ(slots[i].tensor.sizes().vec(), shape) << name;
+    EXPECT_EQ(slots[i].tensor.scalar_type(), dtype_of(e.at("dtype").get<std::string>())) << name;
+  }
+}
+
+TEST_P(ResNetParity, LogitsMatchTorchvisionInEval) {
+  const fs::path dir = fixture_dir();
+  const auto model = create_model(GetParam(), index_.at("num_classes").get<int64_t>());
+  std::map<std::string, torch::Tensor> slots;
+  for (const auto& p : model->named_parameters()) slots[p.key()] = p.value();
+  for (const auto& b : model->named_buffers()) slots[b.key()] = b.value();
+
+  const fs::path weights = dir / index_.at("weights").get<std::string>();
+  ASSERT_EQ(fs::file_size(weights), index_.at("weights_nbytes").get<uint64_t>());
+  size_t loaded = 0;
+  {
+    torch::NoGradGuard no_grad;
+    for (const auto& e : index_.at("state_dict")) {
+      const std::string name = e.at("name").get<std::string>();
+      auto it = slots.find(name);
+      ASSERT_NE(it, slots.end()) << "fixture key missing in the C++ model: " << name;
+      const auto shape = e.at("shape").get<std::vector<int64_t>>();
+      ASSERT_EQ(it->second.sizes().vec(), shape) << name;
+      it->second.copy_(read_raw(weights, e.at("offset").get<uint64_t>(), shape,
+                                dtype_of(e.at("dtype").get<std::string>())));
+      ++loaded;
+    }
+  }
+  ASSERT_EQ(loaded, slots.size()) << "the C++ model has keys the fixture lacks";
+
+  model->eval();
+  for (const auto& in : index_.at("inputs")) {
+    const auto shape = in.at("shape").get<std::vector<int64_t>>();
+    const auto logits_shape = in.at("logits_shape").get<std::vector<int64_t>>();
+    const torch::Tensor x =
+        read_raw(dir / in.at("input").get<std::string>(), 0, shape, torch::kFloat32);
+    const torch::Tensor ref =
+        read_raw(dir / in.at("logits").get<std::string>(), 0, logits_shape, torch::kFloat32);
+    torch::Tensor y;
+    {
+      torch::NoGradGuard no_grad;
+      y = model->forward(x);
+    }
+    ASSERT_EQ(y.sizes().vec(), logits_shape) << "input " << shape_str(shape);
+    const double max_ref = ref.abs().max().item<double>();
+    const double max_diff = (y - ref).abs().max().item<double>();
+    // Printed so that the margin to the tolerance shows in the ctest log.
+    std::cout << GetParam() << " " << shape_str(shape) << ": max|diff| " << max_diff
+              << ", max|ref| " << max_ref << "\n";
+    EXPECT_LE(max_diff, 1e-4 * std::max(1.0, max_ref))
+        << GetParam() << " input " << shape_str(shape) << ": max|ref| " << max_ref;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllArchs, ResNetParity, ::testing::ValuesIn(model_names()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
+
+// BatchNorm in eval mode must read the running statistics and leave them alone.
+TEST(ResNet, EvalForwardLeavesRunningStatsUnchanged) {
+  torch::manual_seed(0);
+  auto model = resnet18(10);
+  model->eval();
+  auto named = model->named_buffers();
+  const torch::Tensor mean_before = named["bn1.running_mean"].clone();
+  const torch::Tensor count_before = named["bn1.num_batches_tracked"].clone();
+  torch::NoGradGuard no_grad;
+  model->forward(torch::randn({2, 3, 32, 32}) * 5 + 3);
+  EXPECT_TRUE(torch::equal(named["bn1.running_mean"], mean_before));
+  EXPECT_TRUE(torch::equal(named["bn1.num_batches_tracked"], count_before));
+
+  // ... whereas training mode updates them (so the check above can fail).
+  model->train();
+  model->forward(torch::randn({2, 3, 32, 32}) * 5 + 3);
+  EXPECT_FALSE(torch::equal(named["bn1.running_mean"], mean_before));
+  EXPECT_EQ(named["bn1.num_batches_tracked"].item<int64_t>(), count_before.item<int64_t>() + 1);
+}
+
+TEST(ResNet, InitialisationFollowsTorchvision) {
+  torch::manual_seed(0);
+  auto model = resnet50(10);
+  auto params = model->named_parameters();
+  // kaiming_normal_(fan_out, relu): std = sqrt(2 / (out_channels * kh * kw)).
+  const torch::Tensor w = params["layer3.0.conv2.weight"];  // [256, 256, 3, 3]
+  const double expected_std = std::sqrt(2.0 / (256.0 * 9.0));
+  EXPECT_NEAR(w.std().item<double>(), expected_std, 0.02 * expected_std);
+  EXPECT_NEAR(w.mean().item<double>(), 0.0, 0.02 * expected_std);
+  EXPECT_TRUE(torch::all(params["layer1.0.bn3.weight"] == 1).item<bool>());
+  EXPECT_TRUE(torch::all(params["layer1.0.bn3.bias"] == 0).item<bool>());
+  EXPECT_TRUE(torch::all(params["bn1.weight"] == 1).item<bool>());
+  // fc keeps nn.Linear's default: uniform within 1/sqrt(fan_in).
+  EXPECT_LE(params["fc.weight"].abs().max().item<double>(), 1.0 / std::sqrt(2048.0));
+}
+
+TEST(ResNet, ZeroInitResidualZeroesTheLastBnOfEachBlock) {
+  auto basic = resnet18(10, /*zero_init_residual=*/true);
+  auto bottleneck = resnet50(10, /*zero_init_residual=*/true);
+  int zeroed = 0;
+  for (const auto& p : basic->named_parameters()) {
+    if (p.key().find(".weight") == std::string::npos) continue;  // BN biases are 0 anyway
+    const bool last_bn = p.key().find(".bn2.weight") != std::string::npos;
+    if (last_bn) ++zeroed;
+    EXPECT_EQ(last_bn, torch::all(p.value() == 0).item<bool>()) << p.key();
+  }
+  EXPECT_EQ(zeroed, 8);
+  zeroed = 0;
+  for (const auto& p : bottleneck->named_parameters()) {
+    if (p.key().find(".bn3.weight") != std::string::npos) {
+      ++zeroed;
+      EXPECT_TRUE(torch::all(p.value() == 0).item<bool>()) << p.key();
+    } else if (p.key().find("bn") != std::string::npos &&
+               p.key().find(".weight") != std::string::npos) {
+      EXPECT_TRUE(torch::all(p.value() == 1).item<bool>()) << p.key();
+    }
+  }
+  EXPECT_EQ(zeroed, 16);
+  // Default off, as torchvision's flag.
+  auto plain = resnet18(10);
+  EXPECT_TRUE(torch::all(plain->named_parameters()["layer1.0.bn2.weight"] == 1).item<bool>());
+}
+
+TEST(ResNet, RejectsBadOptionsAndInputs) {
+  ResNetOptions basic_grouped;
+  basic_grouped.block = BlockKind::kBasic;
+  basic_grouped.layers = {2, 2, 2, 2};
+  basic_grouped.groups = 32;
+  EXPECT_THROW(ResNet{basic_grouped}, Error);
+  ResNetOptions empty_layer;
+  empty_layer.layers = {3, 0, 6, 3};
+  EXPECT_THROW(ResNet{empty_layer}, Error);
+  ResNetOptions no_classes;
+  no_classes.num_classes = 0;
+  EXPECT_THROW(ResNet{no_classes}, Error);
+
+  auto model = resnet18(10);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  try {
+    model->forward(torch::zeros({1, 1, 32, 32}));
+    FAIL() << "a 1-channel input was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("[1, 1, 32, 32]"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(model->forward(torch::zeros({3, 32, 32})), Error);
+}
+
+}  // namespace
+}  // namespace ptinfer::models

@@ -1,0 +1,78 @@
+"""End to end: `ptinfer validate` against the guide's Python loop on a generated ImageFolder and
+a checkpoint in the guide's format: the same top-5 for every image, the same Acc@1/Acc@5."""
+import json
+import os
+import tempfile
+import unittest
+
+import common
+
+
+class ValidateParity(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="ptinfer_parity_")
+        classes = ["cat", "dog", "eel", "fox", "gnu", "hen", "owl"]
+        common.make_image_folder(os.path.join(cls.tmp, "data", "val"), classes, per_class=5)
+        cls.ckpt = common.make_guide_checkpoint(os.path.join(cls.tmp, "checkpoint.pth.tar"),
+                                                "resnet18", num_classes=len(classes))
+        cls.ref_csv = os.path.join(cls.tmp, "ref.csv")
+        cls.ref_json = os.path.join(cls.tmp, "ref.json")
+        common.run_reference(["--data", os.path.join(cls.tmp, "data"), "-a", "resnet18",
+                              "--resume", cls.ckpt, "-b", "8", "--predictions", cls.ref_csv,
+                              "--json", cls.ref_json])
+        cls.ref = common.read_csv(cls.ref_csv)
+        # The reference must be meaningful: finite probabilities, not all the same class.
+        for r in cls.ref:
+            assert all(0.0 <= float(r["score%d" % k]) <= 1.0 for k in range(1, 6)), r
+        assert len({r["top1"] for r in cls.ref}) > 1, "reference predicts one class only"
+        with open(cls.ref_json) as f:
+            cls.ref_summary = json.load(f)["summary"]
+
+    def run_validate(self, *extra):
+        csv_path = os.path.join(self.tmp, "ours%d.csv" % len(os.listdir(self.tmp)))
+        json_path = csv_path + ".json"
+        proc = common.run_ptinfer(["validate", "--data", os.path.join(self.tmp, "data"),
+                                   "-a", "resnet18", "--resume", self.ckpt, "-b", "8",
+                                   "--predictions", csv_path, "--json", json_path] + list(extra))
+        with open(json_path) as f:
+            return proc, common.read_csv(csv_path), json.load(f)
+
+    def assert_same_predictions(self, ours, ref):
+        self.assertEqual(len(ours), len(ref))
+        for a, b in zip(ours, ref):
+            self.assertEqual(a["path"], b["path"])
+            self.assertEqual(a["target"], b["target"])
+            for k in range(1, 6):
+                self.assertEqual(a["top%d" % k], b["top%d" % k], a["path"])
+                self.assertAlmostEqual(float(a["score%d" % k]), float(b["score%d" % k]),
+                                       delta=1e-4, msg=a["path"])
+
+    def test_top5_of_every_image_and_accuracy_equal_pytorch(self):
+        proc, ours, summary = self.run_validate()
+        self.assert_same_predictions(ours, self.ref)
+        s = summary["summary"]
+        self.assertEqual(s["images"], 35)
+        self.assertEqual(s["correct1"], self.ref_summary["correct1"])
+        self.assertEqual(s["correct5"], self.ref_summary["correct5"])
+        self.assertIn(" * Acc@1 %.3f Acc@5 %.3f" % (self.ref_summary["acc1"],
+                                                    self.ref_summary["acc5"]), proc.stdout)
+        self.assertIn("Test: [0/5]", proc.stdout)
+        self.assertIn("=> loaded checkpoint '%s' (epoch 3)" % self.ckpt, proc.stdout)
+
+    def test_worker_count_and_shuffle_do_not_change_results(self):
+        _, ours, summary = self.run_validate("-j", "3", "-b", "4", "--shuffle", "--seed", "7")
+        by_path = {r["path"]: r for r in ours}
+        self.assert_same_predictions([by_path[r["path"]] for r in self.ref], self.ref)
+        self.assertNotEqual([r["path"] for r in ours], [r["path"] for r in self.ref])
+        self.assertEqual(summary["summary"]["correct1"], self.ref_summary["correct1"])
+
+    def test_guide_command_line_runs_unchanged(self):
+        proc, _, summary = self.run_validate("--epochs", "90", "--lr", "0.1", "--wd", "1e-4",
+                                             "--batch_size", "8", "--workers", "2")
+        self.assertIn("--epochs, --lr, --wd: training flags", proc.stdout)
+        self.assertEqual(summary["config"]["unused_flags"], ["--epochs", "--lr", "--wd"])
+
+
+if __name__ == "__main__":
+    unittest.main()
