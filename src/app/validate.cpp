@@ -120,7 +120,7 @@ ValidateResult run_validate(const ValidateOptions& options, std::ostream& out) {
   data::BatchLoaderOptions loader_options;
   loader_options.batch_size = options.batch_size;
   loader_options.workers = options.workers;
-  loader_options.prefetch_batches = options.task_queue ? 0 : 1;
+  loader_options.on_demand = !options.task_queue;
   loader_options.shuffle = options.shuffle;
   loader_options.seed = options.seed;
   loader_options.skip_bad_samples = options.skip_bad_images;

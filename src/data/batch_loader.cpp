@@ -108,7 +108,10 @@ std::optional<Batch> BatchLoader::next() {
   const int64_t want = next_to_return_;
   // `want` is always claimed or claimable: it is below next_to_claim_ + prefetch_, and claims
   // only stop after a failure at an index <= want (see the file comment).
+  consumer_waiting_ = true;
+  cv_.notify_all();  // in on_demand mode, workers wait for this
   cv_.wait(lock, [&] { return ready_.count(want) > 0 || failed_.count(want) > 0; });
+  consumer_waiting_ = false;
   auto failed = failed_.find(want);
   if (failed != failed_.end()) {
     // next_to_return_ stays here: every later call throws the same error.
@@ -128,7 +131,8 @@ void BatchLoader::worker_loop() {
       std::unique_lock<std::mutex> lock(mutex_);
       cv_.wait(lock, [&] {
         return stopping_ || !failed_.empty() || next_to_claim_ >= num_batches_ ||
-               next_to_claim_ - next_to_return_ < prefetch_;
+               (options_.on_demand ? consumer_waiting_ && next_to_claim_ == next_to_return_
+                                   : next_to_claim_ - next_to_return_ < prefetch_);
       });
       if (stopping_ || !failed_.empty() || next_to_claim_ >= num_batches_) return;
       index = next_to_claim_++;

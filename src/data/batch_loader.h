@@ -31,6 +31,8 @@ struct BatchLoaderOptions {
   bool shuffle = false;      // permute samples once with `seed` (same seed, same order)
   uint64_t seed = 0;
   bool skip_bad_samples = false;  // false: a failing sample stops the run (next() throws)
+  bool on_demand = false;  // true: a batch is loaded only while next() waits for it, so loading
+                           // never overlaps the consumer's work (PTINFER_TASK_QUEUE=0)
 };
 
 // One skipped sample: its path and the reason load_fn gave.
@@ -104,7 +106,8 @@ class BatchLoader {
   std::mutex mutex_;                   // guards everything below except stopping_'s reads
   std::condition_variable cv_;         // signalled when a batch completes, a slot frees or stop
   int64_t next_to_claim_ = 0;          // next batch index a worker will prepare
-  int64_t next_to_return_ = 0;         // next batch index next() returns
+  int64_t next_to_return_ = 0;
+  bool consumer_waiting_ = false;     // next() is waiting (on_demand mode claims only then)         // next batch index next() returns
   std::map<int64_t, Batch> ready_;     // finished batches waiting for next()
   std::map<int64_t, Failure> failed_;  // batch index -> its first failing sample (stop mode)
   // Set by the destructor (under mutex_, for the waits); read without the lock by workers

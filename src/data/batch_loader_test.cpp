@@ -351,3 +351,36 @@ TEST(BatchLoader, RejectsBadOptions) {
 
 }  // namespace
 }  // namespace ptinfer::data
+
+namespace ptinfer::data {
+namespace {
+
+TEST(BatchLoader, OnDemandLoadsNothingWhileTheConsumerWorks) {
+  std::atomic<int> loads{0};
+  BatchLoaderOptions options;
+  options.batch_size = 4;
+  options.workers = 3;
+  options.on_demand = true;
+  BatchLoader loader(
+      make_samples(12), kFloats,
+      [&](const std::string& path, float* out) {
+        ++loads;
+        fake_load(path, out);
+      },
+      options);
+  // Nothing is loaded before the first next().
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(loads.load(), 0);
+  for (int b = 0; b < 3; ++b) {
+    std::optional<Batch> batch = loader.next();
+    ASSERT_TRUE(batch.has_value());
+    expect_batch_holds(*batch, {4 * b, 4 * b + 1, 4 * b + 2, 4 * b + 3});
+    // The consumer "computes": no worker may load the next batch meanwhile.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_EQ(loads.load(), 4 * (b + 1));
+  }
+  EXPECT_FALSE(loader.next().has_value());
+}
+
+}  // namespace
+}  // namespace ptinfer::data
