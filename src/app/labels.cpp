@@ -2,9 +2,8 @@
 
 #include <fstream>
 #include <map>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "common/error.h"
 
@@ -24,9 +23,10 @@ std::vector<std::string> from_json(const std::string& path, const std::string& t
   std::map<long, std::string> by_index;
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& key = it.key();
-    bool digits = !key.empty() && key.size() < 9 &&
-                  key.find_first_not_of("0123456789") == std::string::npos;
-    if (!digits) throw Error(ErrorKind::kCorruptData, path + ": key '" + key + "' is not a class index");
+    bool digits =
+        !key.empty() && key.size() < 9 && key.find_first_not_of("0123456789") == std::string::npos;
+    if (!digits)
+      throw Error(ErrorKind::kCorruptData, path + ": key '" + key + "' is not a class index");
     const auto& v = it.value();
     std::string name;
     if (v.is_string()) {

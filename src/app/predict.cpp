@@ -3,9 +3,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <ostream>
-
 #include <nlohmann/json.hpp>
+#include <ostream>
 
 #include "app/labels.h"
 #include "common/error.h"
@@ -51,7 +50,8 @@ std::vector<data::Sample> collect_inputs(const std::vector<std::string>& inputs)
 
 std::vector<Prediction> run_predict(const PredictOptions& options, std::ostream& out) {
   if (options.topk < 1) {
-    throw Error(ErrorKind::kInvalidArgument, "--topk must be >= 1, got " + std::to_string(options.topk));
+    throw Error(ErrorKind::kInvalidArgument,
+                "--topk must be >= 1, got " + std::to_string(options.topk));
   }
   std::vector<data::Sample> samples = collect_inputs(options.inputs);
   engine::Engine engine(options.engine);

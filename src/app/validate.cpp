@@ -1,13 +1,13 @@
 #include "app/validate.h"
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <ostream>
-
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
+#include <ostream>
 
 #include "app/predictions_writer.h"
 #include "common/error.h"
@@ -105,14 +105,12 @@ ValidateResult run_validate(const ValidateOptions& options, std::ostream& out) {
   const engine::ModelInfo& info = engine.info();
   if (!options.engine.checkpoint.empty()) {
     out << "=> loaded checkpoint '" << options.engine.checkpoint << "' (epoch "
-        << (info.epoch ? std::to_string(*info.epoch) : std::string("unknown")) << ")"
-        << std::endl;
+        << (info.epoch ? std::to_string(*info.epoch) : std::string("unknown")) << ")" << std::endl;
   }
   if (static_cast<int64_t>(index.classes.size()) > info.num_classes) {
     throw Error(ErrorKind::kInvalidArgument,
                 "--data '" + root + "' has " + std::to_string(index.classes.size()) +
-                    " classes but the model has " + std::to_string(info.num_classes) +
-                    " outputs");
+                    " classes but the model has " + std::to_string(info.num_classes) + " outputs");
   }
 
   const data::PreprocessOptions preprocess = options.preprocess;

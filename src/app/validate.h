@@ -13,19 +13,19 @@
 namespace ptinfer::app {
 
 struct ValidateOptions {
-  std::string data;               // --data: DIR/val when it exists, else DIR
-  engine::EngineOptions engine;   // arch, checkpoint (--resume), pretrained, device
+  std::string data;              // --data: DIR/val when it exists, else DIR
+  engine::EngineOptions engine;  // arch, checkpoint (--resume), pretrained, device
   data::PreprocessOptions preprocess;
-  int batch_size = 32;            // -b/--batch_size
-  int workers = 2;                // -j/--workers: loader threads
-  bool task_queue = true;         // PTINFER_TASK_QUEUE: false loads each batch only when needed
-  int print_freq = 10;            // progress line every N batches (and the last); 0 = never
-  int timing_warmup = 10;         // batches left out of the timing average
-  bool shuffle = false;           // --shuffle with --seed: order of images
+  int batch_size = 32;     // -b/--batch_size
+  int workers = 2;         // -j/--workers: loader threads
+  bool task_queue = true;  // PTINFER_TASK_QUEUE: false loads each batch only when needed
+  int print_freq = 10;     // progress line every N batches (and the last); 0 = never
+  int timing_warmup = 10;  // batches left out of the timing average
+  bool shuffle = false;    // --shuffle with --seed: order of images
   uint64_t seed = 0;
-  bool skip_bad_images = false;   // report and skip undecodable images instead of stopping
-  std::string json_path;          // --json FILE: summary and configuration
-  std::string predictions_path;   // --predictions FILE: one CSV row per image
+  bool skip_bad_images = false;           // report and skip undecodable images instead of stopping
+  std::string json_path;                  // --json FILE: summary and configuration
+  std::string predictions_path;           // --predictions FILE: one CSV row per image
   std::vector<std::string> unused_flags;  // training flags accepted for the guide's command line
 };
 
@@ -35,8 +35,8 @@ struct ValidateResult {
   int64_t correct5 = 0;
   double acc1 = 0;  // percent of all images
   double acc5 = 0;
-  double seconds = 0;             // wall time of the loop
-  double images_per_second = 0;   // all images / wall time
+  double seconds = 0;                // wall time of the loop
+  double images_per_second = 0;      // all images / wall time
   std::vector<std::string> skipped;  // "path: reason"
 };
 

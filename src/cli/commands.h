@@ -2,9 +2,8 @@
 // that runs it after parsing (returning the process exit code).
 #pragma once
 
-#include <functional>
-
 #include <CLI/CLI.hpp>
+#include <functional>
 
 #include "runtime/env_config.h"
 

@@ -8,17 +8,23 @@
 namespace ptinfer::cli {
 
 void add_common_flags(CLI::App& app, CommonFlags& f) {
-  app.add_option("-a,--arch", f.arch, "model architecture (torchvision name)")->capture_default_str();
+  app.add_option("-a,--arch", f.arch, "model architecture (torchvision name)")
+      ->capture_default_str();
   app.add_option("--resume", f.resume, "checkpoint to load (torch.save file: .pth, .pth.tar)");
   app.add_flag("--pretrained", f.pretrained, "load torchvision's weights from the torch hub cache");
-  app.add_option("--device", f.device, "cpu, cuda or cuda:N (default: cuda:PTINFER_DEVICE_ID when present, else cpu)");
+  app.add_option("--device", f.device,
+                 "cpu, cuda or cuda:N (default: cuda:PTINFER_DEVICE_ID when present, else cpu)");
   app.add_option("--npu", f.npu, "accelerator index, as the guide's --npu");
-  app.add_option("--num-classes", f.num_classes, "classes of the head (default: from the checkpoint, else 1000)");
-  app.add_option("--resize-size", f.resize_size, "Resize: shorter side in pixels")->capture_default_str();
+  app.add_option("--num-classes", f.num_classes,
+                 "classes of the head (default: from the checkpoint, else 1000)");
+  app.add_option("--resize-size", f.resize_size, "Resize: shorter side in pixels")
+      ->capture_default_str();
   app.add_option("--crop-size", f.crop_size, "CenterCrop size in pixels")->capture_default_str();
   app.add_option("--mean", f.mean, "Normalize mean, 3 values")->expected(3)->capture_default_str();
   app.add_option("--std", f.std, "Normalize std, 3 values")->expected(3)->capture_default_str();
-  app.add_option("--threads", f.threads, "intra-op threads (default: PTINFER_NUM_THREADS, OMP_NUM_THREADS, else the usable cores)");
+  app.add_option(
+      "--threads", f.threads,
+      "intra-op threads (default: PTINFER_NUM_THREADS, OMP_NUM_THREADS, else the usable cores)");
 }
 
 engine::EngineOptions engine_options(const CommonFlags& f, const runtime::RuntimeConfig& config) {
@@ -36,7 +42,8 @@ engine::EngineOptions engine_options(const CommonFlags& f, const runtime::Runtim
 
 data::PreprocessOptions preprocess_options(const CommonFlags& f) {
   data::PreprocessOptions p;
-  if (f.resize_size < 0) throw Error(ErrorKind::kInvalidArgument, "--resize-size must be >= 0 (0: no resize)");
+  if (f.resize_size < 0)
+    throw Error(ErrorKind::kInvalidArgument, "--resize-size must be >= 0 (0: no resize)");
   if (f.crop_size < 1) throw Error(ErrorKind::kInvalidArgument, "--crop-size must be >= 1");
   if (f.mean.size() != 3) throw Error(ErrorKind::kInvalidArgument, "--mean needs 3 values");
   if (f.std.size() != 3) throw Error(ErrorKind::kInvalidArgument, "--std needs 3 values");

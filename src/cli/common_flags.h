@@ -2,11 +2,10 @@
 // turned into the option structs after parsing.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
 
 #include "data/preprocess.h"
 #include "engine/engine.h"

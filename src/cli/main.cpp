@@ -1,11 +1,11 @@
 // ptinfer's entry point: parse flags, read the environment, set up logging, threads and malloc,
 // run the subcommand, and turn errors into a message on stderr and an exit code
 // (common/error.h: 2 for invalid arguments, 1 otherwise).
-#include <iostream>
-#include <vector>
-
 #include <c10/util/Exception.h>
 #include <spdlog/spdlog.h>
+
+#include <iostream>
+#include <vector>
 
 #include "cli/commands.h"
 #include "common/error.h"

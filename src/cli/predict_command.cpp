@@ -32,7 +32,8 @@ CommandRunner add_predict_command(CLI::App& app) {
       ->required()
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("-k,--topk", flags->topk, "classes to print per image")->capture_default_str();
-  cmd->add_option("-b,--batch_size,--batch-size", flags->batch_size, "images per batch")->capture_default_str();
+  cmd->add_option("-b,--batch_size,--batch-size", flags->batch_size, "images per batch")
+      ->capture_default_str();
   cmd->add_option("-j,--workers", flags->workers, "image loading threads (default: usable cores)");
   cmd->add_option("--labels", flags->labels_path,
                   "class names: index_to_name.json ({\"0\": \"name\"}) or one name a line");

@@ -37,19 +37,26 @@ CommandRunner add_validate_command(CLI::App& app) {
   // As argparse: a flag given twice takes its last value.
   cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   add_common_flags(*cmd, flags->common);
-  cmd->add_option("--data", flags->data, "dataset folder; DIR/val is used when it exists")->required();
-  cmd->add_option("-b,--batch_size,--batch-size", flags->batch_size, "images per batch")->capture_default_str();
+  cmd->add_option("--data", flags->data, "dataset folder; DIR/val is used when it exists")
+      ->required();
+  cmd->add_option("-b,--batch_size,--batch-size", flags->batch_size, "images per batch")
+      ->capture_default_str();
   cmd->add_option("-j,--workers", flags->workers, "image loading threads (default: usable cores)");
-  cmd->add_option("-p,--print-freq", flags->print_freq, "progress line every N batches (0: none)")->capture_default_str();
-  cmd->add_option("--timing-warmup", flags->timing_warmup, "batches left out of the average time")->capture_default_str();
+  cmd->add_option("-p,--print-freq", flags->print_freq, "progress line every N batches (0: none)")
+      ->capture_default_str();
+  cmd->add_option("--timing-warmup", flags->timing_warmup, "batches left out of the average time")
+      ->capture_default_str();
   cmd->add_flag("--shuffle", flags->shuffle, "visit images in a seeded random order");
   cmd->add_option("--seed", flags->seed, "seed for --shuffle")->capture_default_str();
-  cmd->add_flag("--skip-bad-images", flags->skip_bad_images, "report and skip images that fail to decode");
+  cmd->add_flag("--skip-bad-images", flags->skip_bad_images,
+                "report and skip images that fail to decode");
   cmd->add_option("--json", flags->json_path, "write a JSON summary with the configuration");
   cmd->add_option("--predictions", flags->predictions_path, "write one CSV row per image");
   cmd->add_option("--epochs", flags->epochs, "accepted for the guide's command line; unused");
-  cmd->add_option("--lr,--learning_rate", flags->lr, "accepted for the guide's command line; unused");
-  cmd->add_option("--wd,--weight_decay", flags->wd, "accepted for the guide's command line; unused");
+  cmd->add_option("--lr,--learning_rate", flags->lr,
+                  "accepted for the guide's command line; unused");
+  cmd->add_option("--wd,--weight_decay", flags->wd,
+                  "accepted for the guide's command line; unused");
 
   return [cmd, flags](const runtime::RuntimeConfig& config) -> int {
     if (!cmd->parsed()) return -1;

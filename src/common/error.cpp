@@ -4,12 +4,18 @@ namespace ptinfer {
 
 const char* error_kind_name(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::kInvalidArgument: return "invalid argument";
-    case ErrorKind::kNotFound: return "not found";
-    case ErrorKind::kCorruptData: return "corrupt data";
-    case ErrorKind::kUnsupported: return "unsupported";
-    case ErrorKind::kOverloaded: return "overloaded";
-    case ErrorKind::kInternal: return "internal error";
+    case ErrorKind::kInvalidArgument:
+      return "invalid argument";
+    case ErrorKind::kNotFound:
+      return "not found";
+    case ErrorKind::kCorruptData:
+      return "corrupt data";
+    case ErrorKind::kUnsupported:
+      return "unsupported";
+    case ErrorKind::kOverloaded:
+      return "overloaded";
+    case ErrorKind::kInternal:
+      return "internal error";
   }
   return "error";
 }

@@ -3,10 +3,9 @@
 #include <link.h>
 #include <malloc.h>
 #include <sched.h>
+#include <torch/torch.h>
 
 #include <filesystem>
-
-#include <torch/torch.h>
 
 namespace ptinfer::engine {
 

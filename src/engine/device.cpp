@@ -15,9 +15,9 @@ std::string join(const std::vector<std::string>& items) {
 
 std::string accelerator(int index, int accelerators, const std::string& what) {
   if (index < 0 || index >= accelerators) {
-    throw Error(ErrorKind::kNotFound, what + ": device cuda:" + std::to_string(index) +
-                                          " does not exist; available devices: " +
-                                          join(available_devices(accelerators)));
+    throw Error(ErrorKind::kNotFound,
+                what + ": device cuda:" + std::to_string(index) +
+                    " does not exist; available devices: " + join(available_devices(accelerators)));
   }
   return "cuda:" + std::to_string(index);
 }
@@ -46,7 +46,8 @@ std::string resolve_device(const DeviceRequest& request, int accelerators) {
                                                  "available devices: " +
                                                  join(available_devices(accelerators)));
   }
-  if (request.npu) return accelerator(*request.npu, accelerators, "--npu " + std::to_string(*request.npu));
+  if (request.npu)
+    return accelerator(*request.npu, accelerators, "--npu " + std::to_string(*request.npu));
   if (request.env_device_id) {
     if (accelerators == 0 && *request.env_device_id == 0) return "cpu";
     return accelerator(*request.env_device_id, accelerators,

@@ -1,9 +1,9 @@
 #include "engine/engine.h"
 
+#include <spdlog/spdlog.h>
+
 #include <cstdlib>
 #include <filesystem>
-
-#include <spdlog/spdlog.h>
 
 #include "checkpoint/checkpoint.h"
 #include "common/error.h"
@@ -45,8 +45,8 @@ Engine::Engine(const EngineOptions& options) : device_(options.device) {
       throw Error(ErrorKind::kNotFound,
                   "--pretrained: torchvision's weights for " + options.arch + " are not at " +
                       path + "; ptinfer does not download: copy the file " +
-                      models::pretrained_file_name(options.arch) +
-                      " there (torchvision.models." + options.arch +
+                      models::pretrained_file_name(options.arch) + " there (torchvision.models." +
+                      options.arch +
                       "(weights='DEFAULT') saves it to that cache), or set TORCH_HOME");
     }
     pretrained = checkpoint::load_checkpoint(path);
@@ -66,7 +66,8 @@ Engine::Engine(const EngineOptions& options) : device_(options.device) {
 
   std::string head = models::head_weight_key(options.arch);
   int64_t num_classes = options.num_classes;
-  if (num_classes == 0 && resumed) num_classes = head_classes(resumed->state_dict, head).value_or(0);
+  if (num_classes == 0 && resumed)
+    num_classes = head_classes(resumed->state_dict, head).value_or(0);
   if (num_classes == 0) num_classes = 1000;
   info_.num_classes = num_classes;
 
@@ -74,16 +75,15 @@ Engine::Engine(const EngineOptions& options) : device_(options.device) {
   if (pretrained && !resumed) checkpoint::load_state_dict_strict(*model_, pretrained->state_dict);
   if (resumed) checkpoint::load_state_dict_strict(*model_, resumed->state_dict);
   if (!pretrained && !resumed) info_.weights = "random init";
-  if (!info_.class_names.empty() &&
-      static_cast<int64_t>(info_.class_names.size()) != num_classes) {
+  if (!info_.class_names.empty() && static_cast<int64_t>(info_.class_names.size()) != num_classes) {
     spdlog::warn("checkpoint records {} class names for a {}-class head; ignoring the names",
                  info_.class_names.size(), num_classes);
     info_.class_names.clear();
   }
   model_->to(device_);
   model_->eval();
-  spdlog::info("engine: {} ({} classes) on {} from {}", options.arch, num_classes,
-               device_.str(), info_.weights);
+  spdlog::info("engine: {} ({} classes) on {} from {}", options.arch, num_classes, device_.str(),
+               info_.weights);
 }
 
 torch::Tensor Engine::run(const torch::Tensor& batch) {

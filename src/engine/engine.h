@@ -2,12 +2,12 @@
 // only in where batches come from and where the logits go; all of them run an Engine.
 #pragma once
 
+#include <torch/torch.h>
+
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <torch/torch.h>
 
 #include "models/classifier.h"
 
@@ -28,7 +28,7 @@ struct ModelInfo {
   std::vector<std::string> class_names;  // the checkpoint's "classes", may be empty
   std::optional<int64_t> epoch;
   std::optional<double> best_acc1;
-  std::string weights;                   // where the weights came from (path or "random init")
+  std::string weights;  // where the weights came from (path or "random init")
 };
 
 // Path of torchvision's weight file for `arch` in the torch hub cache:

@@ -2,10 +2,10 @@
 // k when its target is among the k highest logits (torch.topk order, largest first).
 #pragma once
 
+#include <torch/torch.h>
+
 #include <cstdint>
 #include <vector>
-
-#include <torch/torch.h>
 
 namespace ptinfer::metrics {
 

@@ -13,8 +13,8 @@ namespace ptinfer::runtime {
 enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3, kNone = 4 };
 
 struct RuntimeConfig {
-  std::optional<int> device_id;    // PTINFER_DEVICE_ID / ASCEND_DEVICE_ID: accelerator index
-  bool log_stdout = false;         // PTINFER_LOG_STDOUT / ASCEND_SLOG_PRINT_TO_STDOUT: 0|1
+  std::optional<int> device_id;          // PTINFER_DEVICE_ID / ASCEND_DEVICE_ID: accelerator index
+  bool log_stdout = false;               // PTINFER_LOG_STDOUT / ASCEND_SLOG_PRINT_TO_STDOUT: 0|1
   LogLevel log_level = LogLevel::kInfo;  // PTINFER_LOG_LEVEL / ASCEND_GLOBAL_LOG_LEVEL: 0..4
   bool task_queue = true;          // PTINFER_TASK_QUEUE / TASK_QUEUE_ENABLE: 1 async, 0 serial
   std::string log_dir;             // PTINFER_LOG_DIR, default $HOME/.ptinfer/log

@@ -1,8 +1,8 @@
 #include "runtime/env_config.h"
 
-#include <map>
-
 #include <gtest/gtest.h>
+
+#include <map>
 
 #include "common/error.h"
 
@@ -92,8 +92,8 @@ TEST(EnvConfig, InvalidValuesNameVariableValueAndAllowed) {
 
 TEST(EnvConfig, AnInvalidGuideValueIsIgnoredWhenThePtinferNameIsSet) {
   // The PTINFER_ name wins, so the guide's variable is not consulted at all.
-  RuntimeConfig c = read_runtime_config(
-      env_of({{"ASCEND_GLOBAL_LOG_LEVEL", "9"}, {"PTINFER_LOG_LEVEL", "2"}}));
+  RuntimeConfig c =
+      read_runtime_config(env_of({{"ASCEND_GLOBAL_LOG_LEVEL", "9"}, {"PTINFER_LOG_LEVEL", "2"}}));
   EXPECT_EQ(c.log_level, LogLevel::kWarning);
 }
 

@@ -1,13 +1,12 @@
 #include "runtime/logging.h"
 
+#include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <gtest/gtest.h>
-#include <spdlog/spdlog.h>
 
 #include "common/error.h"
 
