@@ -73,6 +73,25 @@ class ValidateParity(unittest.TestCase):
         self.assertIn("--epochs, --lr, --wd: training flags", proc.stdout)
         self.assertEqual(summary["config"]["unused_flags"], ["--epochs", "--lr", "--wd"])
 
+    def test_pretrained_weights_from_the_torch_hub_cache(self):
+        import torch
+        import torchvision
+        home = os.path.join(self.tmp, "torch_home")
+        os.makedirs(os.path.join(home, "hub", "checkpoints"), exist_ok=True)
+        torch.manual_seed(11)
+        weights = os.path.join(home, "hub", "checkpoints", "resnet18-f37072fd.pth")
+        torch.save(torchvision.models.resnet18().state_dict(), weights)
+        ref_csv = os.path.join(self.tmp, "pretrained_ref.csv")
+        small = ["--resize-size", "64", "--crop-size", "56"]
+        common.run_reference(["--data", os.path.join(self.tmp, "data"), "-a", "resnet18",
+                              "--resume", weights, "--predictions", ref_csv] + small)
+        ours_csv = os.path.join(self.tmp, "pretrained_ours.csv")
+        proc = common.run_ptinfer(["validate", "--data", os.path.join(self.tmp, "data"), "-a",
+                                   "resnet18", "--pretrained", "--predictions", ours_csv] + small,
+                                  env={"TORCH_HOME": home})
+        self.assert_same_predictions(common.read_csv(ours_csv), common.read_csv(ref_csv))
+        self.assertIn(" * Acc@1", proc.stdout)
+
 
 if __name__ == "__main__":
     unittest.main()
