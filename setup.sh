@@ -22,6 +22,9 @@ PACKAGES=(
   libgtest-dev libbenchmark-dev
   python3-torch python3-torchvision python3-pil python3-numpy   # the test oracle
   dataset-fashion-mnist               # the demo's images
+  libcpp-httplib-dev                  # ptinfer serve's HTTP server
+  curl python3-requests               # ptinfer serve's end-to-end tests (TorchServe/KServe clients)
+  wrk                                 # bench/serve_load.sh
 )
 
 install_packages() {

@@ -1,13 +1,20 @@
 #include "checkpoint/checkpoint.h"
 
+#include <fstream>
+
+#include "checkpoint/legacy_format.h"
+#include "checkpoint/mapped_file.h"
 #include "checkpoint/pickle_reader.h"
+#include "checkpoint/safetensors.h"
 #include "checkpoint/torch_zip.h"
 #include "common/error.h"
 
 namespace ptinfer::checkpoint {
 namespace {
 
-constexpr char kModulePrefix[] = "module.";
+// Wrappers whose state dict names every key with a prefix: DataParallel/DDP and torch.compile
+// (either may wrap the other, so both are stripped, outermost first).
+constexpr const char* kWrapperPrefixes[] = {"module.", "_orig_mod."};
 
 // A dict whose keys are all strings and whose values are all tensors (an empty dict counts).
 bool is_tensor_dict(const Value& v) {
@@ -18,21 +25,32 @@ bool is_tensor_dict(const Value& v) {
   return true;
 }
 
-StateDict to_state_dict(const Value& dict) {
+void strip_wrapper_prefixes(StateDict& sd, std::vector<std::string>* stripped) {
+  // Strip a wrapper's prefix only when every key has it, so a model with a real submodule
+  // called "module" stays intact.
+  for (bool again = !sd.empty(); again;) {
+    again = false;
+    for (const char* prefix : kWrapperPrefixes) {
+      bool all_prefixed = true;
+      for (const auto& entry : sd) {
+        if (entry.first.rfind(prefix, 0) != 0) all_prefixed = false;
+      }
+      if (!all_prefixed) continue;
+      const size_t n = std::char_traits<char>::length(prefix);
+      for (auto& entry : sd) entry.first.erase(0, n);
+      stripped->push_back(prefix);
+      again = true;
+    }
+  }
+}
+
+StateDict to_state_dict(const Value& dict, std::vector<std::string>* stripped) {
   StateDict sd;
   sd.reserve(dict.dict().entries.size());
   for (const auto& [key, value] : dict.dict().entries) {
     sd.emplace_back(key->as_string(), value->tensor());
   }
-  // DataParallel/DDP save the wrapped model's keys as "module.<name>"; strip the prefix only
-  // when every key has it, so a model with a real submodule called "module" stays intact.
-  bool all_prefixed = !sd.empty();
-  for (const auto& entry : sd) {
-    if (entry.first.rfind(kModulePrefix, 0) != 0) all_prefixed = false;
-  }
-  if (all_prefixed) {
-    for (auto& entry : sd) entry.first.erase(0, sizeof(kModulePrefix) - 1);
-  }
+  strip_wrapper_prefixes(sd, stripped);
   return sd;
 }
 
@@ -59,7 +77,8 @@ std::optional<int64_t> as_integer(const Value& v) {
 // other_keys rather than failing: it is not needed to run the model.
 void read_container(const Value& root, const Value& sd_value, const std::string& sd_key,
                     Checkpoint& out) {
-  out.state_dict = to_state_dict(sd_value);
+  out.state_dict = to_state_dict(sd_value, &out.stripped_prefixes);
+  out.state_dict_key = sd_key;
   for (const auto& [key_value, value] : root.dict().entries) {
     if (!key_value->is(ValueKind::kString)) continue;  // not a name anyone can ask for
     const std::string& key = key_value->as_string();
@@ -104,25 +123,80 @@ std::string describe_keys(const Value& dict) {
   return keys.empty() ? "none" : keys;
 }
 
-}  // namespace
+struct FileHead {
+  unsigned char bytes[16] = {};
+  size_t size = 0;  // bytes read
+  uint64_t file_size = 0;
+};
 
-Checkpoint load_checkpoint(const std::string& path) {
+FileHead read_head(const std::string& path) {
+  FileHead head;
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (in) {
+    head.file_size = static_cast<uint64_t>(in.tellg());
+    in.seekg(0);
+    in.read(reinterpret_cast<char*>(head.bytes), sizeof(head.bytes));
+    head.size = static_cast<size_t>(in.gcount());
+  }
+  return head;
+}
+
+// Unpickles the saved object of a zip or legacy file; `format` gets which.
+Unpickled read_document(const std::string& path, const FileHead& head, std::string* format) {
+  if (is_legacy_format(head.bytes, head.size)) {
+    *format = "legacy";
+    MappedFile file(path);
+    // Storages are copied out of the map into their tensors, so the map can go afterwards.
+    return read_legacy_checkpoint(path, file);
+  }
+  *format = "zip";
   TorchZip zip(path);
   const std::string pickle = zip.read_record("data.pkl");
   StorageLoader loader = [&zip](const std::string& key, c10::ScalarType dtype, int64_t numel) {
     return zip.read_storage(key, dtype, numel);
   };
-  Unpickled doc = read_pickle(pickle.data(), pickle.size(), loader, path);
+  return read_pickle(pickle.data(), pickle.size(), loader, path + ": data.pkl");
+}
+
+}  // namespace
+
+Checkpoint load_checkpoint(const std::string& path, const LoadOptions& options) {
+  Checkpoint out;
+  const FileHead head = read_head(path);
+  if (is_safetensors(head.bytes, head.size, head.file_size)) {
+    // Tensors only: no wrapper keys, metadata strings aside.
+    out.format = "safetensors";
+    std::map<std::string, std::string> metadata;
+    out.state_dict = read_safetensors(path, &metadata);
+    strip_wrapper_prefixes(out.state_dict, &out.stripped_prefixes);
+    for (const auto& entry : out.state_dict) out.top_level_keys.push_back(entry.first);
+    return out;
+  }
+  Unpickled doc = read_document(path, head, &out.format);
   const Value& root = *doc.root;
   if (!root.is(ValueKind::kDict)) {
     throw Error(ErrorKind::kUnsupported, path + ": top level is a " +
                                              std::string(root.kind_name()) +
                                              ", expected a dict (a state dict or a checkpoint)");
   }
-  Checkpoint out;
-  for (const char* key : {"state_dict", "model"}) {
+  for (const auto& entry : root.dict().entries) {
+    if (entry.first->is(ValueKind::kString)) out.top_level_keys.push_back(entry.first->as_string());
+  }
+  if (!options.checkpoint_key.empty()) {
+    const Value* sd = root.find(options.checkpoint_key);
+    if (sd == nullptr || !is_tensor_dict(*sd)) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  path + ": checkpoint key '" + options.checkpoint_key + "' " +
+                      (sd == nullptr ? "is absent" : "is not a dict of tensors") +
+                      "; top-level keys: " + describe_keys(root));
+    }
+    read_container(root, *sd, options.checkpoint_key, out);
+    return out;
+  }
+  // timm's order: EMA weights first when present.
+  for (const char* key : {"state_dict_ema", "model_ema", "state_dict", "model"}) {
     const Value* sd = root.find(key);
-    if (sd == nullptr) continue;
+    if (sd == nullptr || sd->is(ValueKind::kNone)) continue;
     if (!is_tensor_dict(*sd)) {
       throw Error(ErrorKind::kUnsupported,
                   path + ": '" + key + "' is not a dict of tensors (it holds " +
@@ -134,11 +208,11 @@ Checkpoint load_checkpoint(const std::string& path) {
   if (!is_tensor_dict(root)) {
     throw Error(ErrorKind::kUnsupported,
                 path +
-                    ": no state dict: neither a dict of tensors nor a dict with 'state_dict' "
-                    "or 'model'; top-level keys: " +
+                    ": no state dict: neither a dict of tensors nor a dict with 'state_dict_ema', "
+                    "'model_ema', 'state_dict' or 'model'; top-level keys: " +
                     describe_keys(root));
   }
-  out.state_dict = to_state_dict(root);
+  out.state_dict = to_state_dict(root, &out.stripped_prefixes);
   return out;
 }
 

@@ -14,11 +14,14 @@ using testing::fixture_path;
 using testing::manifest;
 
 // The state dict equals what torch.load read: names in order, shapes, strides, dtypes, values.
-void expect_matches_manifest(const std::string& file) {
-  SCOPED_TRACE(file);
-  ASSERT_TRUE(manifest().contains(file)) << "manifest lacks " << file;
-  const nlohmann::json& expected = manifest()[file];
-  Checkpoint ckpt = load_checkpoint(fixture_path(file));
+void expect_matches_manifest(const std::string& file, const std::string& key = "") {
+  const std::string entry = key.empty() ? file : file + ":" + key;
+  SCOPED_TRACE(entry);
+  ASSERT_TRUE(manifest().contains(entry)) << "manifest lacks " << entry;
+  const nlohmann::json& expected = manifest()[entry];
+  LoadOptions options;
+  options.checkpoint_key = key;
+  Checkpoint ckpt = load_checkpoint(fixture_path(file), options);
   const nlohmann::json& tensors = expected["tensors"];
   ASSERT_EQ(ckpt.state_dict.size(), tensors.size());
   for (size_t i = 0; i < tensors.size(); ++i) {
@@ -96,6 +99,8 @@ TEST(CheckpointTest, BrokenFilesAreCorruptData) {
       {"bad_opcode.pth", "unknown opcode 0xff"},
       {"missing_storage.pth", "data/0"},
       {"short_storage.pth", "data/0"},
+      {"zip_bomb.pth", "is compressed"},
+      {"lying_size.pth", "not a readable torch.save zip"},  // miniz checks stored sizes
   };
   for (const Case& c : cases) {
     std::string path = fixture_path(c.file);
@@ -105,11 +110,86 @@ TEST(CheckpointTest, BrokenFilesAreCorruptData) {
   }
 }
 
-TEST(CheckpointTest, LegacyFormatAndBarePicklesAreUnsupported) {
-  std::string msg =
-      expect_error(ErrorKind::kUnsupported, [] { load_checkpoint(fixture_path("legacy.pth")); });
-  EXPECT_NE(msg.find("legacy (pre-1.6) format"), std::string::npos) << msg;
+TEST(CheckpointTest, BarePicklesAreUnsupported) {
   expect_error(ErrorKind::kUnsupported, [] { load_checkpoint(fixture_path("bare_pickle.pkl")); });
+}
+
+TEST(CheckpointTest, ReportsFormatKeyAndStrippedPrefixes) {
+  Checkpoint zip = load_checkpoint(fixture_path("training.pth.tar"));
+  EXPECT_EQ(zip.format, "zip");
+  EXPECT_EQ(zip.state_dict_key, "state_dict");
+  EXPECT_EQ(zip.stripped_prefixes, std::vector<std::string>{"module."});
+  EXPECT_EQ(zip.top_level_keys,
+            (std::vector<std::string>{"epoch", "arch", "state_dict", "best_acc1", "optimizer"}));
+  Checkpoint legacy = load_checkpoint(fixture_path("legacy.pth"));
+  EXPECT_EQ(legacy.format, "legacy");
+  EXPECT_EQ(legacy.state_dict_key, "");
+}
+
+// The legacy (non-zip) format, written by torch.save(..., _use_new_zipfile_serialization=False).
+TEST(LegacyFormatTest, MatchesTorchLoad) {
+  for (const char* file : {"legacy.pth", "legacy_training.pth.tar", "legacy_fp16.pth",
+                           "legacy_dtypes.pth", "legacy_handmade.pth"}) {
+    expect_matches_manifest(file);
+  }
+}
+
+TEST(LegacyFormatTest, SharedStorageViewsStayViews) {
+  expect_matches_manifest("legacy_shared_views.pth");
+  Checkpoint ckpt = load_checkpoint(fixture_path("legacy_shared_views.pth"));
+  ASSERT_EQ(ckpt.state_dict.size(), 4u);
+  for (size_t i = 1; i < 4; ++i) {
+    EXPECT_TRUE(ckpt.state_dict[i].second.is_alias_of(ckpt.state_dict[0].second));
+  }
+}
+
+TEST(LegacyFormatTest, TruncatedFilesAreCorruptData) {
+  for (const auto& file : manifest()["legacy_cuts"]) {
+    std::string path = fixture_path(file.get<std::string>());
+    SCOPED_TRACE(path);
+    std::string msg = expect_error(ErrorKind::kCorruptData, [&] { load_checkpoint(path); });
+    EXPECT_NE(msg.find(path), std::string::npos) << msg;
+    EXPECT_NE(msg.find("truncated"), std::string::npos) << msg;
+  }
+}
+
+TEST(LegacyFormatTest, LyingSizesAreRefusedBeforeAllocating) {
+  std::string msg = expect_error(ErrorKind::kCorruptData,
+                                 [] { load_checkpoint(fixture_path("legacy_huge_claim.pth")); });
+  EXPECT_NE(msg.find("claims 1000000000000 elements"), std::string::npos) << msg;
+  msg = expect_error(ErrorKind::kCorruptData,
+                     [] { load_checkpoint(fixture_path("legacy_size_mismatch.pth")); });
+  EXPECT_NE(msg.find("holds 5 elements, the pickle says 6"), std::string::npos) << msg;
+}
+
+// Wrappers: timm's default order (EMA first), an explicit key, and wrapper prefixes.
+TEST(CheckpointWrappersTest, DefaultPicksAsTimm) {
+  for (const char* file :
+       {"ema.pth", "model_ema.pth", "ema_none.pth", "compiled.pth", "ddp_compiled.pth"}) {
+    expect_matches_manifest(file);
+  }
+  EXPECT_EQ(load_checkpoint(fixture_path("ema.pth")).state_dict_key, "state_dict_ema");
+  EXPECT_EQ(load_checkpoint(fixture_path("model_ema.pth")).state_dict_key, "model_ema");
+  EXPECT_EQ(load_checkpoint(fixture_path("ema_none.pth")).state_dict_key, "model");
+  EXPECT_EQ(load_checkpoint(fixture_path("ddp_compiled.pth")).stripped_prefixes,
+            (std::vector<std::string>{"module.", "_orig_mod."}));
+}
+
+TEST(CheckpointWrappersTest, ExplicitKey) {
+  expect_matches_manifest("ema.pth", "state_dict");
+  LoadOptions options;
+  options.checkpoint_key = "nope";
+  std::string msg = expect_error(ErrorKind::kInvalidArgument,
+                                 [&] { load_checkpoint(fixture_path("ema.pth"), options); });
+  EXPECT_NE(msg.find("'nope' is absent"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("'state_dict_ema' (dict)"), std::string::npos) << msg;
+  options.checkpoint_key = "epoch";
+  expect_error(ErrorKind::kInvalidArgument,
+               [&] { load_checkpoint(fixture_path("ema.pth"), options); });
+}
+
+TEST(CheckpointWrappersTest, NamespaceNumpyDeviceSetsAreData) {
+  expect_matches_manifest("extras.pth");
 }
 
 TEST(CheckpointTest, MaliciousPickleIsRefusedWithoutRunningIt) {

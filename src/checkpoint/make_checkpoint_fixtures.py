@@ -6,12 +6,15 @@ Run: /usr/bin/python3 make_checkpoint_fixtures.py --out DIR
 """
 import argparse
 import collections
+import io
 import json
 import os
 import pickle
 import shutil
+import struct
 import zipfile
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -66,19 +69,27 @@ def describe(t):
     }
 
 
-def manifest_entry(path):
-    """What torch.load sees in `path`: the state dict (under the same rules as the C++ reader)
-    and the metadata."""
+WRAPPER_KEYS = ["state_dict_ema", "model_ema", "state_dict", "model"]  # timm's order
+
+
+def manifest_entry(path, key=None):
+    """What torch.load sees in `path`: the state dict (under the same rules as the C++ reader:
+    `key`, or the first of WRAPPER_KEYS present and not None; wrapper prefixes stripped while
+    every key has one) and the metadata."""
     obj = torch.load(path, map_location="cpu")
     entry = {}
     sd = obj
-    if "state_dict" in obj:
-        sd = obj["state_dict"]
-    elif "model" in obj:
-        sd = obj["model"]
+    sd_key = key or next((k for k in WRAPPER_KEYS if obj.get(k) is not None), None)
+    if sd_key:
+        sd = obj[sd_key]
     names = list(sd.keys())
-    if names and all(n.startswith("module.") for n in names):
-        names = [n[len("module."):] for n in names]
+    stripped = True
+    while names and stripped:
+        stripped = False
+        for prefix in ("module.", "_orig_mod."):
+            if all(n.startswith(prefix) for n in names):
+                names = [n[len(prefix):] for n in names]
+                stripped = True
     entry["tensors"] = [dict(name=n, **describe(t)) for n, t in zip(names, sd.values())]
     if sd is not obj:
         if "epoch" in obj:
@@ -89,8 +100,7 @@ def manifest_entry(path):
             entry["best_acc1"] = float(obj["best_acc1"])
         if "classes" in obj:
             entry["classes"] = list(obj["classes"])
-        skip = {"state_dict" if "state_dict" in obj else "model", "epoch", "arch", "best_acc1",
-                "classes"}
+        skip = {sd_key, "epoch", "arch", "best_acc1", "classes"}
         entry["other_keys"] = [k for k in obj.keys() if k not in skip]
     return entry
 
@@ -125,7 +135,50 @@ def encode(v):
         return {"list": [encode(x) for x in v]}
     if isinstance(v, dict):
         return {"dict": [[encode(k), encode(x)] for k, x in v.items()]}
+    if isinstance(v, argparse.Namespace):
+        return encode(vars(v))
+    if isinstance(v, np.ndarray):
+        return {"array": {"shape": list(v.shape), "values": flat_values(torch.from_numpy(
+            np.ascontiguousarray(v)))}}
+    if isinstance(v, np.generic):
+        return encode(v.item())
+    if isinstance(v, torch.device):
+        return {"str": str(v)}
+    if isinstance(v, (set, frozenset)):
+        return {"list": [encode(x) for x in v]}  # pickle writes a set in iteration order
     raise TypeError(type(v))
+
+
+class FakeStorage:
+    """Stands for a storage in a hand-written legacy file (see write_legacy)."""
+
+    def __init__(self, key, numel):
+        self.key, self.numel = key, numel
+
+
+def write_legacy(path, numel_claimed, data_numel):
+    """A legacy-format file by hand: one float tensor {'w': ...} whose persistent id claims
+    `numel_claimed` elements while `data_numel` floats follow (sizes that lie)."""
+    f = io.BytesIO()
+    for header in (0x1950a86a20f9469cfc6c, 1001,
+                   {"protocol_version": 1001, "little_endian": True,
+                    "type_sizes": {"short": 2, "int": 4, "long": 4}}):
+        pickle.dump(header, f, protocol=2)
+
+    class Rebuild:
+        def __reduce__(self):
+            return (torch._utils._rebuild_tensor_v2,
+                    (FakeStorage("0", numel_claimed), 0, (data_numel,), (1,), False,
+                     collections.OrderedDict()))
+
+    pickler = pickle.Pickler(f, protocol=2)
+    pickler.persistent_id = lambda o: (
+        ("storage", torch.FloatStorage, o.key, "cpu", o.numel, None)
+        if isinstance(o, FakeStorage) else None)
+    pickler.dump({"w": Rebuild()})
+    pickle.dump(["0"], f, protocol=2)
+    f.write(struct.pack("<q", data_numel) + b"\0" * (4 * data_numel))
+    open(path, "wb").write(f.getvalue())
 
 
 def replace_record(src, dst, record_suffix, data):
@@ -233,6 +286,84 @@ def main():
                 zout.writestr(info, zin.read(info.filename))
     # A storage record shorter than its tensor.
     replace_record(good, os.path.join(out, "short_storage.pth"), "/data/0", b"\x00" * 8)
+
+    # 7b. Zip bombs: a 1-element storage record deflated from 64 MiB of zeros (torch.save never
+    # compresses), and a stored record whose central directory entry claims 2 GiB.
+    small = save("small.pth", {"w": torch.zeros(1)})
+    with zipfile.ZipFile(small) as zin, zipfile.ZipFile(
+            os.path.join(out, "zip_bomb.pth"), "w", zipfile.ZIP_STORED) as zout:
+        for info in zin.infolist():
+            if info.filename.endswith("/data/0"):
+                zout.writestr(info.filename, b"\0" * (64 << 20), zipfile.ZIP_DEFLATED)
+            else:
+                zout.writestr(info, zin.read(info.filename))
+    data = bytearray(open(small, "rb").read())
+    name = [n for n in zipfile.ZipFile(small).namelist() if n.endswith("/data/0")][0].encode()
+    entry = data.rfind(b"PK\x01\x02", 0, data.rfind(name))
+    data[entry + 20:entry + 28] = (2**31).to_bytes(4, "little") * 2  # compressed, uncompressed
+    open(os.path.join(out, "lying_size.pth"), "wb").write(bytes(data))
+
+    # 7c. The legacy format (_use_new_zipfile_serialization=False), as PyTorch < 1.6 wrote.
+    legacy = {
+        "legacy.pth": net.state_dict(),
+        "legacy_training.pth.tar": {
+            "epoch": 12, "arch": "resnet18",
+            "state_dict": nn.DataParallel(make_net(5)).state_dict(),
+            "best_acc1": torch.tensor(55.5), "optimizer": optimizer.state_dict()},
+        "legacy_shared_views.pth": {"a": t, "b": t[2:5, 1::2], "c": t.t(), "d": t[7]},
+        "legacy_fp16.pth": make_net(6).half().state_dict(),
+        "legacy_dtypes.pth": collections.OrderedDict(dtypes),
+    }
+    for name, obj in legacy.items():
+        path = save(name, obj, _use_new_zipfile_serialization=False)
+        assert not zipfile.is_zipfile(path)
+        manifest[name] = manifest_entry(path)
+    # Cut at several points: in each header pickle, the main pickle, the key list, a storage.
+    data = open(os.path.join(out, "legacy_training.pth.tar"), "rb").read()
+    cuts = [10, 20, 60, 300, len(data) // 2, len(data) - 100, len(data) - 1]
+    for i, cut in enumerate(cuts):
+        open(os.path.join(out, "legacy_cut%d.pth" % i), "wb").write(data[:cut])
+    manifest["legacy_cuts"] = ["legacy_cut%d.pth" % i for i in range(len(cuts))]
+    write_legacy(os.path.join(out, "legacy_handmade.pth"), 5, 5)
+    manifest["legacy_handmade.pth"] = manifest_entry(os.path.join(out, "legacy_handmade.pth"))
+    write_legacy(os.path.join(out, "legacy_huge_claim.pth"), 10**12, 5)  # 4 TB claimed
+    write_legacy(os.path.join(out, "legacy_size_mismatch.pth"), 6, 5)
+
+    # 7d. Wrappers and prefixes; metadata as numpy values.
+    sd_a, sd_b = make_net(7).state_dict(), make_net(8).state_dict()
+    wrappers = {
+        "ema.pth": {"state_dict": sd_a, "state_dict_ema": sd_b, "epoch": np.int64(3),
+                    "best_acc1": np.float64(71.25)},
+        "model_ema.pth": {"model": sd_a, "model_ema": sd_b},
+        "ema_none.pth": {"model": sd_a, "model_ema": None},
+        "compiled.pth": {"model": {"_orig_mod." + k: v for k, v in sd_a.items()}},
+        "ddp_compiled.pth": {"state_dict": {"module._orig_mod." + k: v for k, v in sd_a.items()}},
+    }
+    for name, obj in wrappers.items():
+        manifest[name] = manifest_entry(save(name, obj))
+    manifest["ema.pth:state_dict"] = manifest_entry(os.path.join(out, "ema.pth"), "state_dict")
+
+    # 7e. What training scripts store beside the weights, read as data.
+    extras = {
+        "args": argparse.Namespace(lr=0.1, arch="resnet18", gpus=[0, 1], resume=None),
+        "np_float": np.float64(76.5), "np_f32": np.float32(0.25), "np_int": np.int64(-3),
+        "np_bool": np.bool_(True),
+        "np_array": np.arange(6, dtype=np.float32).reshape(2, 3),
+        "np_fortran": np.asfortranarray(np.arange(6, dtype=np.int64).reshape(2, 3)),
+        "np_empty": np.zeros((0, 2), dtype=np.float64),
+        "device": torch.device("cuda", 0), "cpu": torch.device("cpu"),
+        "set": {1, 2, 3}, "frozenset": frozenset({"a"}), "tuple": (1, "a", (2.5,)),
+    }
+    with open(os.path.join(out, "extras.pkl"), "wb") as f:
+        pickle.dump(extras, f, protocol=2)
+    with open(os.path.join(out, "extras.pkl"), "rb") as f:
+        manifest["extras.pkl"] = {"value": encode(pickle.load(f))}
+    path = save("extras.pth", dict(extras, state_dict=sd_a, epoch=np.int64(4)))
+    manifest["extras.pth"] = manifest_entry(path)
+    with open(os.path.join(out, "np_object.pkl"), "wb") as f:  # object arrays run code
+        pickle.dump({"a": np.array([1, "x"], dtype=object)}, f, protocol=2)
+    with open(os.path.join(out, "np_bigendian.pkl"), "wb") as f:
+        pickle.dump({"a": np.arange(3, dtype=">f4")}, f, protocol=2)
 
     # 8. Malicious: unpickling would run os.system('touch MARKER').
     marker = os.path.join(out, "MARKER_created_by_malicious_pickle")

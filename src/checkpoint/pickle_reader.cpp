@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <unordered_map>
@@ -87,6 +88,7 @@ const std::unordered_set<std::string>& allowed_globals() {
     std::unordered_set<std::string> n = {
         "collections.OrderedDict",
         "torch._utils._rebuild_tensor_v2",
+        "torch._utils._rebuild_tensor",
         "torch._utils._rebuild_parameter",
         "torch._utils._rebuild_parameter_with_state",
         "torch.Size",
@@ -97,6 +99,14 @@ const std::unordered_set<std::string>& allowed_globals() {
         // _codecs.encode('..', 'latin1') and b'' as bytes().
         "_codecs.encode",
         "builtins.bytes",
+        // Training scripts store their arguments and numpy values next to the weights.
+        "argparse.Namespace",
+        "numpy.dtype",
+        "numpy.ndarray",
+        "numpy.core.multiarray.scalar",
+        "numpy.core.multiarray._reconstruct",
+        "numpy._core.multiarray.scalar",
+        "numpy._core.multiarray._reconstruct",
     };
     for (const StorageType& s : kStorageTypes) n.insert(std::string("torch.") + s.name);
     return n;
@@ -116,10 +126,11 @@ class Unpickler {
     arena_ = result.arena.get();
     while (true) {
       op_offset_ = pos_;
-      if (pos_ >= size_) fail("pickle ends without STOP");
+      if (pos_ >= size_) fail("truncated: pickle ends without STOP");
       op_ = data_[pos_++];
       if (op_ == kStop) {
         result.root = pop();
+        result.end = pos_;
         return result;
       }
       step();
@@ -130,7 +141,7 @@ class Unpickler {
   [[noreturn]] void fail(const std::string& what, ErrorKind kind = ErrorKind::kCorruptData) {
     char where[64];
     std::snprintf(where, sizeof(where), " (opcode 0x%02x at offset %zu)", op_, op_offset_);
-    throw Error(kind, context_ + ": data.pkl: " + what + where);
+    throw Error(kind, context_ + ": " + what + where);
   }
 
   // --- input ------------------------------------------------------------------------------
@@ -388,10 +399,15 @@ class Unpickler {
         break;
       }
       case kBuild: {
-        pop();  // the state
+        const Value* state = pop();
+        Value* target = top();
         // OrderedDict state dicts carry their __dict__ ({'_metadata': ...}) as BUILD state;
         // state dict versions are not needed to read the tensors.
-        top_of_kind(ValueKind::kDict, "BUILD");
+        if (target->is(ValueKind::kDict)) break;
+        if (!target->is(ValueKind::kObject)) {
+          fail(std::string("BUILD on a ") + target->kind_name() + ", expected a dict or object");
+        }
+        build_object(*target, *state);
         break;
       }
       case kBinPersId:
@@ -450,6 +466,30 @@ class Unpickler {
       }
       return dict;
     }
+    if (f == "torch._utils._rebuild_tensor") {
+      need(4, 4);
+      return rebuild_tensor(args);
+    }
+    if (f == "argparse.Namespace") {
+      need(0, 0);  // pickled as NEWOBJ with no arguments, then BUILD with its __dict__
+      return make(ValueKind::kObject, f);
+    }
+    if (f == "numpy.dtype") {
+      need(1, 3);
+      if (!args[0]->is(ValueKind::kString)) fail("numpy.dtype: type code is not a str");
+      return make(ValueKind::kObject, "numpy.dtype:" + args[0]->as_string());
+    }
+    if (f == "numpy.core.multiarray.scalar" || f == "numpy._core.multiarray.scalar") {
+      need(2, 2);
+      return numpy_scalar(*args[0], *args[1]);
+    }
+    if (f == "numpy.core.multiarray._reconstruct" || f == "numpy._core.multiarray._reconstruct") {
+      need(3, 3);
+      if (!args[0]->is(ValueKind::kGlobal) || args[0]->global_name() != "numpy.ndarray") {
+        fail(f + " may only make a numpy.ndarray");
+      }
+      return make(ValueKind::kObject, std::string("numpy.ndarray"));
+    }
     if (f == "torch._utils._rebuild_tensor_v2") {
       need(6, 7);  // PyTorch >= 1.13 may add a metadata dict
       return rebuild_tensor(args);
@@ -501,6 +541,113 @@ class Unpickler {
       return make(ValueKind::kBytes, std::string());
     }
     fail("calling " + f + " is not supported", ErrorKind::kUnsupported);
+  }
+
+  // The torch dtype of a numpy type code ("f4" -> kFloat). Byte order was checked at BUILD.
+  c10::ScalarType numpy_dtype(const Value& dtype) {
+    static const std::unordered_map<std::string, c10::ScalarType> kCodes = {
+        {"f2", c10::kHalf},         {"f4", c10::kFloat},         {"f8", c10::kDouble},
+        {"i1", c10::kChar},         {"i2", c10::kShort},         {"i4", c10::kInt},
+        {"i8", c10::kLong},         {"u1", c10::kByte},          {"b1", c10::kBool},
+        {"c8", c10::kComplexFloat}, {"c16", c10::kComplexDouble}};
+    constexpr char kPrefix[] = "numpy.dtype:";
+    if (!dtype.is(ValueKind::kObject) || dtype.as_string().rfind(kPrefix, 0) != 0) {
+      fail(std::string("numpy value's dtype is a ") + dtype.kind_name());
+    }
+    const std::string code = dtype.as_string().substr(sizeof(kPrefix) - 1);
+    auto it = kCodes.find(code);
+    if (it == kCodes.end()) {
+      fail("numpy dtype '" + code + "' is not read (numeric dtypes only)", ErrorKind::kUnsupported);
+    }
+    return it->second;
+  }
+
+  // numpy.core.multiarray.scalar(dtype, raw bytes): the Python number it stands for.
+  Value* numpy_scalar(const Value& dtype_value, const Value& raw) {
+    const c10::ScalarType dtype = numpy_dtype(dtype_value);
+    if (!raw.is(ValueKind::kBytes) ||
+        raw.as_string().size() != static_cast<size_t>(c10::elementSize(dtype))) {
+      fail("numpy scalar of dtype " + std::string(c10::toString(dtype)) +
+           " does not hold exactly one element's bytes");
+    }
+    at::Tensor t = at::empty({}, at::TensorOptions().dtype(dtype));
+    std::memcpy(t.data_ptr(), raw.as_string().data(), raw.as_string().size());
+    if (t.is_complex()) fail("complex numpy scalars are not read", ErrorKind::kUnsupported);
+    if (dtype == c10::kBool) return make(ValueKind::kBool, t.item<bool>());
+    if (t.is_floating_point()) return make(ValueKind::kFloat, t.item<double>());
+    return make(ValueKind::kInt, t.item<int64_t>());
+  }
+
+  // BUILD on an allow-listed object: fills it from its pickled state.
+  void build_object(Value& target, const Value& state) {
+    const std::string& cls = target.as_string();
+    if (cls == "argparse.Namespace") {
+      if (!state.is(ValueKind::kDict)) fail("argparse.Namespace state is not a dict");
+      target.reset(ValueKind::kDict, state.dict());
+      return;
+    }
+    if (cls.rfind("numpy.dtype:", 0) == 0) {
+      // (version, byteorder, subarray, names, fields, elsize, alignment, flags)
+      if (!state.is(ValueKind::kTuple) || state.items().size() < 5 ||
+          !state.items()[1]->is(ValueKind::kString)) {
+        fail("numpy dtype state is not a tuple (version, byteorder, ...)");
+      }
+      const std::string& order = state.items()[1]->as_string();
+      if (order != "<" && order != "|" && order != "=") {
+        fail("numpy dtype with byte order '" + order + "' is not read (little-endian only)",
+             ErrorKind::kUnsupported);
+      }
+      for (size_t i = 2; i < 5; ++i) {
+        if (!state.items()[i]->is(ValueKind::kNone)) {
+          fail("structured numpy dtypes are not read", ErrorKind::kUnsupported);
+        }
+      }
+      return;
+    }
+    if (cls == "numpy.ndarray") {
+      target.reset(ValueKind::kTensor, numpy_array(state));
+      return;
+    }
+    fail("BUILD on a " + cls);
+  }
+
+  // ndarray state (version, shape, dtype, is_fortran, raw bytes) -> a tensor owning a copy.
+  at::Tensor numpy_array(const Value& state) {
+    if (!state.is(ValueKind::kTuple) || state.items().size() != 5) {
+      fail("numpy array state is not (version, shape, dtype, is_fortran, data)");
+    }
+    const auto& s = state.items();
+    std::vector<int64_t> shape = int_tuple(*s[1], "shape");
+    const c10::ScalarType dtype = numpy_dtype(*s[2]);
+    if (!s[4]->is(ValueKind::kBytes)) {
+      fail("numpy array data is a " + std::string(s[4]->kind_name()) +
+               " (object arrays are not read)",
+           ErrorKind::kUnsupported);
+    }
+    const std::string& raw = s[4]->as_string();
+    // The data is already in memory, so its length bounds the allocation.
+    uint64_t numel = 1;
+    for (int64_t d : shape) {
+      if (d < 0 || __builtin_mul_overflow(numel, static_cast<uint64_t>(d), &numel)) {
+        fail("numpy array shape is negative or overflows");
+      }
+    }
+    uint64_t nbytes;
+    if (__builtin_mul_overflow(numel, c10::elementSize(dtype), &nbytes) || nbytes != raw.size()) {
+      fail("numpy array of " + std::to_string(numel) + " elements has " +
+           std::to_string(raw.size()) + " data bytes");
+    }
+    const bool fortran = s[3]->is(ValueKind::kBool) && s[3]->as_bool();
+    std::vector<int64_t> stored(shape);
+    if (fortran) std::reverse(stored.begin(), stored.end());
+    at::Tensor t = at::empty(stored, at::TensorOptions().dtype(dtype));
+    if (nbytes > 0) std::memcpy(t.data_ptr(), raw.data(), nbytes);
+    if (fortran) {  // column-major: the reversed shape, transposed back
+      std::vector<int64_t> dims(shape.size());
+      for (size_t i = 0; i < dims.size(); ++i) dims[i] = static_cast<int64_t>(dims.size() - 1 - i);
+      t = t.permute(dims);
+    }
+    return t;
   }
 
   // UTF-8 text whose code points are all below 256 -> one byte per code point.
@@ -574,14 +721,18 @@ class Unpickler {
              " reads past a storage of " + std::to_string(numel) + " elements");
       }
     }
-    return make(ValueKind::kTensor, storage.as_strided(size, stride, offset));
+    // Legacy storage views start inside their root storage; as_strided's offset is absolute.
+    return make(ValueKind::kTensor,
+                storage.as_strided(size, stride, storage.storage_offset() + offset));
   }
 
   // BINPERSID with ('storage', storage_type, key, location, numel): the record data/<key>,
   // loaded once per key. The location (e.g. 'cuda:0') is ignored: everything loads to CPU.
   Value* persistent_load(const Value& pid) {
-    if (!pid.is(ValueKind::kTuple) || pid.items().size() != 5) {
-      fail("persistent id is not a 5-tuple ('storage', type, key, location, numel)");
+    if (!pid.is(ValueKind::kTuple) || pid.items().size() < 5 || pid.items().size() > 6) {
+      fail(
+          "persistent id is not a 5-tuple ('storage', type, key, location, numel) or the "
+          "legacy 6-tuple (..., view_metadata)");
     }
     const auto& f = pid.items();
     if (!f[0]->is(ValueKind::kString) || f[0]->as_string() != "storage") {
@@ -596,6 +747,30 @@ class Unpickler {
     if (!f[4]->is(ValueKind::kInt) || f[4]->as_int() < 0) fail("storage size is not an int >= 0");
     const std::string& key = f[2]->as_string();
     int64_t numel = f[4]->as_int();
+    Value* root = load_root_storage(key, dtype, numel);
+    if (f.size() == 5 || f[5]->is(ValueKind::kNone)) return root;
+    // Legacy storage view: (view_key, offset, numel) in elements of the root storage.
+    const Value& view = *f[5];
+    if (!view.is(ValueKind::kTuple) || view.items().size() != 3 ||
+        !view.items()[0]->is(ValueKind::kString) || !view.items()[1]->is(ValueKind::kInt) ||
+        !view.items()[2]->is(ValueKind::kInt)) {
+      fail("storage view metadata is not (key, offset, size)");
+    }
+    const std::string& view_key = view.items()[0]->as_string();
+    const int64_t offset = view.items()[1]->as_int(), size = view.items()[2]->as_int();
+    if (offset < 0 || size < 0 || offset > numel || size > numel - offset) {
+      fail("storage view [" + std::to_string(offset) + ", +" + std::to_string(size) +
+           ") outside storage '" + key + "' of " + std::to_string(numel) + " elements");
+    }
+    auto it = views_.find(view_key);
+    if (it != views_.end()) return it->second;
+    Value* v = make(ValueKind::kTensor, root->tensor().narrow(0, offset, size));
+    views_.emplace(view_key, v);
+    storage_values_.insert(v);
+    return v;
+  }
+
+  Value* load_root_storage(const std::string& key, c10::ScalarType dtype, int64_t numel) {
     auto it = storages_.find(key);
     if (it != storages_.end()) {
       const at::Tensor& t = it->second->tensor();
@@ -626,6 +801,7 @@ class Unpickler {
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, Value*> memo_;
   std::unordered_map<std::string, Value*> storages_;
+  std::unordered_map<std::string, Value*> views_;
   std::unordered_set<const Value*> storage_values_;
 };
 

@@ -3,12 +3,20 @@
 // those, implemented here in C++:
 //   collections.OrderedDict        -> dict (BUILD of its __dict__, e.g. `_metadata`, is ignored)
 //   torch._utils._rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks[, meta])
+//   torch._utils._rebuild_tensor(storage, offset, size, stride)  (PyTorch < 1.0 files)
 //   torch._utils._rebuild_parameter(tensor, requires_grad, hooks)           -> the tensor
 //   torch._utils._rebuild_parameter_with_state(tensor, requires_grad, hooks, state)
 //   torch.<X>Storage for every dtype torch.save writes (storage types in persistent ids)
 //   torch.Size(tuple) -> tuple, torch.device(type[, index]) -> str "type[:index]",
 //   builtins.set / builtins.frozenset(list) -> list
 //   _codecs.encode(str, 'latin1') / builtins.bytes() -> bytes (how protocol 2 writes bytes)
+//   argparse.Namespace() + BUILD(dict) -> dict of its attributes
+//   numpy.dtype(code, False, True) + BUILD(state) -> kObject "numpy.dtype:<code>" (little-endian
+//     or byte-order-free numeric dtypes only)
+//   numpy.core.multiarray.scalar(dtype, bytes) -> int / float / bool
+//   numpy.core.multiarray._reconstruct(numpy.ndarray, (0,), b'b') + BUILD(version, shape, dtype,
+//     is_fortran, bytes) -> tensor (a copy; numeric dtypes only, object arrays are refused)
+//   (numpy 2 names these numpy._core.multiarray.*; both are accepted)
 // Every other global (os.system, builtins.eval, ...) is refused at the opcode that names it.
 //
 // Opcodes: those of protocol 2 that torch.save writes, plus FRAME/MEMOIZE/STACK_GLOBAL/
@@ -39,12 +47,15 @@ using StorageLoader =
 struct Unpickled {
   std::unique_ptr<ValueArena> arena;
   const Value* root = nullptr;
+  size_t end = 0;  // bytes consumed, STOP included (the legacy format has pickles back to back)
 };
 
-// Interprets `size` bytes at `data` up to STOP. `context` (e.g. the checkpoint path) prefixes
-// every error message. Throws Error(kCorruptData) for malformed pickles (unknown opcode, short
-// read, stack underflow, missing memo entry, bad tensor geometry, no STOP) and
-// Error(kUnsupported) for globals outside the allow-list, e.g.
+// Interprets `size` bytes at `data` up to STOP. `context` (e.g. "<path>: data.pkl") prefixes
+// every error message. Persistent ids are ('storage', type, key, location, numel) as the zip
+// format writes them, or the legacy format's 6-tuple whose last item is None or a view
+// (view_key, offset, numel) of the storage. Throws Error(kCorruptData) for malformed pickles
+// (unknown opcode, short read, stack underflow, missing memo entry, bad tensor geometry, no STOP)
+// and Error(kUnsupported) for globals outside the allow-list, e.g.
 // "<context>: refusing global 'os.system' (not in the allow-list of torch.save checkpoints)".
 Unpickled read_pickle(const void* data, size_t size, const StorageLoader& load_storage,
                       const std::string& context);

@@ -117,6 +117,10 @@ void expect_matches(const Value& v, const nlohmann::json& expected, const std::s
       expect_matches(*v.dict().entries[i].first, x[i][0], where + ".key" + std::to_string(i));
       expect_matches(*v.dict().entries[i].second, x[i][1], where + ".value" + std::to_string(i));
     }
+  } else if (tag == "array") {
+    ASSERT_TRUE(v.is(ValueKind::kTensor)) << v.kind_name();
+    EXPECT_EQ(v.tensor().sizes().vec(), x["shape"].get<std::vector<int64_t>>());
+    testing::expect_values(v.tensor(), x["values"], where);
   } else {
     FAIL() << "unknown tag " << tag;
   }
@@ -188,12 +192,16 @@ TEST(PickleReaderTest, RefusesGlobalsOutsideTheAllowList) {
       {"\x80\x02"
        "ctorch.storage\n_load_from_bytes\n.",
        "torch.storage._load_from_bytes"},
+      // numpy.core.multiarray.scalar and argparse.Namespace are allowed; their neighbours not.
       {"\x80\x02"
-       "cnumpy.core.multiarray\nscalar\n.",
-       "numpy.core.multiarray.scalar"},
+       "cnumpy.testing._private.utils\nrunstring\n.",
+       "numpy.testing._private.utils.runstring"},
       {"\x80\x02"
-       "cargparse\nNamespace\n.",
-       "argparse.Namespace"},
+       "cnumpy\nload\n.",
+       "numpy.load"},
+      {"\x80\x02"
+       "cargparse\nArgumentParser\n.",
+       "argparse.ArgumentParser"},
   };
   for (const Case& c : cases) {
     std::string msg = expect_error(ErrorKind::kUnsupported, [&] { parse(c.pickle); });
@@ -269,6 +277,63 @@ TEST(PickleReaderTest, SelfContainingAndDeeplyNestedListsDoNotCrash) {
   std::string deep = "\x80\x02" + std::string(depth, ']') + std::string(depth - 1, 'a') + ".";
   Unpickled nested = parse(deep);
   EXPECT_EQ(nested.root->items().size(), 1u);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TEST(PickleReaderTest, NamespaceNumpyDeviceSetsTuplesAreReadAsData) {
+  const std::string bytes = read_file(fixture_path("extras.pkl"));
+  ASSERT_FALSE(bytes.empty());
+  Unpickled u = parse(bytes);
+  expect_matches(*u.root, manifest()["extras.pkl"]["value"], "extras");
+  EXPECT_EQ(u.end, bytes.size());
+}
+
+TEST(PickleReaderTest, NumpyObjectAndBigEndianArraysAreRefused) {
+  std::string msg = expect_error(ErrorKind::kUnsupported,
+                                 [] { parse(read_file(fixture_path("np_object.pkl"))); });
+  EXPECT_NE(msg.find("numpy dtype 'O"), std::string::npos) << msg;
+  msg = expect_error(ErrorKind::kUnsupported,
+                     [] { parse(read_file(fixture_path("np_bigendian.pkl"))); });
+  EXPECT_NE(msg.find("byte order '>'"), std::string::npos) << msg;
+}
+
+TEST(PickleReaderTest, NumpyArrayWithLyingShapeIsCorrupt) {
+  // _reconstruct(ndarray, (0,), b'b') + BUILD (1, (1000000,), dtype('f4'), False, 8 bytes).
+  PickleBuilder b;
+  b.global("numpy.core.multiarray", "_reconstruct").op('(').global("numpy", "ndarray");
+  b.op('(')
+      .int1(0)
+      .op('t')
+      .raw(
+          "C\x01"
+          "b")
+      .op('t')
+      .op('R');  // (ndarray, (0,), b'b')
+  b.op('(').int1(1).op('(').binint(1000000).op('t');
+  b.global("numpy", "dtype").op('(').str("f4").op('\x89').op('\x88').op('t').op('R');
+  b.op('(').int1(3).str("<").op('N').op('N').op('N').op('t').op('b');
+  b.op('\x89').raw("C\x08").raw(std::string(8, '\0')).op('t').op('b').op('.');
+  std::string msg = expect_error(ErrorKind::kCorruptData, [&] { parse(b.bytes()); });
+  EXPECT_NE(msg.find("1000000 elements has 8 data bytes"), std::string::npos) << msg;
+}
+
+TEST(PickleReaderTest, LegacyStorageViewsNarrowTheirRoot) {
+  // Persistent id ('storage', FloatStorage, '0', 'cpu', 10, ('v', 4, 3)): elements 4..6.
+  PickleBuilder b;
+  b.global("torch._utils", "_rebuild_tensor").op('(');
+  b.op('(').str("storage").global("torch", "FloatStorage").str("0").str("cpu").binint(10);
+  b.op('(').str("v").binint(4).binint(3).op('t').op('t').op('Q');
+  b.binint(1).int_tuple({2}).int_tuple({1}).op('t').op('R').op('.');
+  Unpickled u = parse(b.bytes());
+  EXPECT_TRUE(torch::equal(u.root->tensor(), torch::tensor({5.0f, 6.0f})));
+  PickleBuilder bad;  // a view past the root's end
+  bad.op('(').str("storage").global("torch", "FloatStorage").str("0").str("cpu").binint(10);
+  bad.op('(').str("v").binint(8).binint(3).op('t').op('t').op('Q').op('.');
+  expect_error(ErrorKind::kCorruptData, [&] { parse(bad.bytes()); });
 }
 
 }  // namespace

@@ -30,6 +30,8 @@ const char* value_kind_name(ValueKind kind) {
       return "global";
     case ValueKind::kTensor:
       return "tensor";
+    case ValueKind::kObject:
+      return "object";
   }
   return "unknown";
 }
@@ -56,7 +58,9 @@ double Value::as_double() const {
 }
 
 const std::string& Value::as_string() const {
-  if (kind_ != ValueKind::kString && kind_ != ValueKind::kBytes) throw_kind("str");
+  if (kind_ != ValueKind::kString && kind_ != ValueKind::kBytes && kind_ != ValueKind::kObject) {
+    throw_kind("str");
+  }
   return std::get<std::string>(payload_);
 }
 

@@ -32,6 +32,8 @@ enum class ValueKind {
   kDict,    // dict and collections.OrderedDict, in insertion order
   kGlobal,  // an allow-listed global not yet applied (e.g. torch.FloatStorage)
   kTensor,  // a tensor rebuilt by torch._utils._rebuild_tensor_v2 / _rebuild_parameter
+  kObject,  // an allow-listed object awaiting BUILD, or a numpy dtype: "argparse.Namespace",
+            // "numpy.ndarray", "numpy.dtype:<code>" (read with as_string())
 };
 
 // Lower-case name of a kind ("dict", "tensor", ...), for error messages.
@@ -61,7 +63,7 @@ class Value {
   bool as_bool() const;
   int64_t as_int() const;
   double as_double() const;                // kFloat, or kInt converted
-  const std::string& as_string() const;    // kString or kBytes
+  const std::string& as_string() const;    // kString, kBytes or kObject (its class)
   const std::string& global_name() const;  // kGlobal: "module.name", e.g. "torch.FloatStorage"
   const std::vector<const Value*>& items() const;  // kTuple or kList
   const ValueDict& dict() const;                   // kDict
@@ -72,6 +74,12 @@ class Value {
 
   // Mutators used while unpickling (lists and dicts are mutable in pickle).
   std::vector<const Value*>& mutable_items();
+  // Turns this value into another in place (BUILD completes an object that the memo may
+  // already refer to, e.g. argparse.Namespace -> dict, numpy.ndarray -> tensor).
+  void reset(ValueKind kind, Payload payload) {
+    kind_ = kind;
+    payload_ = std::move(payload);
+  }
   // Inserts or replaces (Python dict semantics). Throws Error(kCorruptData) when `key` is not
   // hashable (a list, dict or tensor).
   void set_item(const Value* key, const Value* value);

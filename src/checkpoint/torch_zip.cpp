@@ -61,6 +61,10 @@ TorchZip::TorchZip(const std::string& path) : path_(path) {
     throw Error(ErrorKind::kCorruptData,
                 path + ": not a readable torch.save zip archive (truncated?): " + c10_message(e));
   }
+  for (auto& [name, entry] : read_zip_directory(path, file_size_)) {
+    size_t slash = name.find('/');
+    directory_[slash == std::string::npos ? name : name.substr(slash + 1)] = entry;
+  }
   // PyTorch 2.x records the byte order; older files are always little-endian.
   if (reader_->hasRecord("byteorder")) {
     std::string order = read_record("byteorder");
@@ -72,11 +76,30 @@ TorchZip::TorchZip(const std::string& path) : path_(path) {
 
 TorchZip::~TorchZip() = default;
 
+void TorchZip::check_record(const std::string& name) const {
+  auto it = directory_.find(name);
+  if (it == directory_.end()) {
+    throw Error(ErrorKind::kCorruptData, path_ + ": missing record '" + name + "'");
+  }
+  const ZipEntry& e = it->second;
+  if (e.method != 0) {
+    throw Error(ErrorKind::kCorruptData,
+                path_ + ": record '" + name + "' is compressed (zip method " +
+                    std::to_string(e.method) + "); torch.save stores records uncompressed");
+  }
+  if (e.uncompressed_size > file_size_ || e.compressed_size != e.uncompressed_size) {
+    throw Error(ErrorKind::kCorruptData, path_ + ": record '" + name + "' declares " +
+                                             std::to_string(e.uncompressed_size) + " bytes in a " +
+                                             std::to_string(file_size_) + "-byte file");
+  }
+}
+
 std::string TorchZip::read_record(const std::string& name) {
   try {
     if (!reader_->hasRecord(name)) {
       throw Error(ErrorKind::kCorruptData, path_ + ": missing record '" + name + "'");
     }
+    check_record(name);
     auto [data, size] = reader_->getRecord(name);
     return std::string(static_cast<const char*>(data.get()), size);
   } catch (const c10::Error& e) {
@@ -102,6 +125,7 @@ at::Tensor TorchZip::read_storage(const std::string& key, c10::ScalarType dtype,
     if (!reader_->hasRecord(name)) {
       throw Error(ErrorKind::kCorruptData, path_ + ": missing storage record '" + name + "'");
     }
+    check_record(name);
     std::tie(data, size) = reader_->getRecord(name);
   } catch (const c10::Error& e) {
     throw Error(ErrorKind::kCorruptData,

@@ -8,6 +8,9 @@
 
 #include <memory>
 #include <string>
+#include <unordered_map>
+
+#include "checkpoint/zip_directory.h"
 
 namespace caffe2::serialize {
 class PyTorchStreamReader;
@@ -26,7 +29,8 @@ class TorchZip {
   TorchZip& operator=(const TorchZip&) = delete;
 
   // The bytes of record `name` (e.g. "data.pkl"). Throws Error(kCorruptData) naming the
-  // record when it is missing or unreadable.
+  // record when it is missing or unreadable, compressed (torch.save never compresses, so this
+  // refuses zip bombs before anything is inflated) or declared larger than the file.
   std::string read_record(const std::string& name);
 
   // Record data/<key> as a 1-D tensor of `numel` elements of `dtype`, without copying the
@@ -36,7 +40,12 @@ class TorchZip {
   const std::string& path() const { return path_; }
 
  private:
+  // Checks `name` (without the archive folder) against the central directory before LibTorch
+  // allocates it.
+  void check_record(const std::string& name) const;
+
   std::string path_;
+  std::unordered_map<std::string, ZipEntry> directory_;  // keyed without the archive folder
   uint64_t file_size_ = 0;
   std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader_;
 };

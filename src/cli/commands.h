@@ -17,4 +17,13 @@ CommandRunner add_validate_command(CLI::App& app);
 // `ptinfer predict`: top-k labels for image files.
 CommandRunner add_predict_command(CLI::App& app);
 
+// `ptinfer inspect FILE [--json]`: a checkpoint's format, keys, metadata and matching models.
+CommandRunner add_inspect_command(CLI::App& app);
+
+// `ptinfer convert IN OUT.safetensors`: a checkpoint's state dict written as safetensors.
+CommandRunner add_convert_command(CLI::App& app);
+
+// `ptinfer serve`: the HTTP inference server with dynamic batching.
+CommandRunner add_serve_command(CLI::App& app);
+
 }  // namespace ptinfer::cli

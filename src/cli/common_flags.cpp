@@ -25,6 +25,12 @@ void add_common_flags(CLI::App& app, CommonFlags& f) {
   app.add_option(
       "--threads", f.threads,
       "intra-op threads (default: PTINFER_NUM_THREADS, OMP_NUM_THREADS, else the usable cores)");
+  app.add_option("--amp", f.amp,
+                 "mixed precision (Apex opt level): O0 fp32, O1 autocast (conv/linear low, "
+                 "BN/softmax fp32), O2 low-precision weights except BatchNorm, O3 all low")
+      ->capture_default_str();
+  app.add_option("--amp-dtype", f.amp_dtype, "low precision of --amp O1..O3: bf16 or fp16 (CUDA)")
+      ->capture_default_str();
 }
 
 engine::EngineOptions engine_options(const CommonFlags& f, const runtime::RuntimeConfig& config) {
@@ -37,6 +43,8 @@ engine::EngineOptions engine_options(const CommonFlags& f, const runtime::Runtim
     throw Error(ErrorKind::kInvalidArgument, "--num-classes must be >= 1");
   }
   o.device = engine::resolve_device({f.device, f.npu, config.device_id});
+  o.amp.level = amp::parse_opt_level(f.amp, "--amp");
+  o.amp.dtype = amp::parse_low_dtype(f.amp_dtype, "--amp-dtype");
   return o;
 }
 

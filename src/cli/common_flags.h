@@ -25,14 +25,17 @@ struct CommonFlags {
   std::vector<float> mean = {0.485f, 0.456f, 0.406f};
   std::vector<float> std = {0.229f, 0.224f, 0.225f};
   std::optional<int> threads;
+  std::string amp = "O0";         // --amp: precision policy O0..O3 (amp/policy.h)
+  std::string amp_dtype = "bf16";  // --amp-dtype: low precision of O1..O3
 };
 
 // Registers -a/--arch, --resume, --pretrained, --device, --npu, --num-classes, --resize-size,
-// --crop-size, --mean, --std, --threads on `app`, writing into `flags`.
+// --crop-size, --mean, --std, --threads, --amp, --amp-dtype on `app`, writing into `flags`.
 void add_common_flags(CLI::App& app, CommonFlags& flags);
 
 // The Engine options after parsing, with the device resolved from the flags and the runtime
-// configuration (device.h). Throws Error for an unknown device.
+// configuration (device.h). Throws Error for an unknown device, and Error(kInvalidArgument)
+// naming --amp / --amp-dtype for a value outside O0..O3 / bf16, fp16.
 engine::EngineOptions engine_options(const CommonFlags& flags,
                                      const runtime::RuntimeConfig& config);
 

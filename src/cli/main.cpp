@@ -34,7 +34,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "ptinfer 0.1.0");
   std::vector<cli::CommandRunner> commands = {cli::add_validate_command(app),
-                                              cli::add_predict_command(app)};
+                                              cli::add_predict_command(app),
+                                              cli::add_inspect_command(app),
+                                              cli::add_convert_command(app),
+                                              cli::add_serve_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

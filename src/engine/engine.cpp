@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "amp/autocast.h"
+#include "amp/model_policy.h"
 #include "checkpoint/checkpoint.h"
 #include "common/error.h"
 #include "models/registry.h"
@@ -36,7 +38,8 @@ std::string pretrained_weights_path(const std::string& arch) {
   return torch_home + "/hub/checkpoints/" + file;
 }
 
-Engine::Engine(const EngineOptions& options) : device_(options.device) {
+Engine::Engine(const EngineOptions& options) : device_(options.device), amp_(options.amp) {
+  amp::check_supported(amp_, device_);  // before the (slow) checkpoint read
   info_.arch = options.arch;
   std::optional<checkpoint::Checkpoint> pretrained, resumed;
   if (options.pretrained) {
@@ -82,13 +85,16 @@ Engine::Engine(const EngineOptions& options) : device_(options.device) {
   }
   model_->to(device_);
   model_->eval();
-  spdlog::info("engine: {} ({} classes) on {} from {}", options.arch, num_classes, device_.str(),
-               info_.weights);
+  amp::apply_to_model(*model_, amp_);
+  spdlog::info("engine: {} ({} classes) on {} from {}, amp {} ({})", options.arch, num_classes,
+               device_.str(), info_.weights, amp::to_string(amp_.level),
+               amp::to_string(amp_.dtype));
 }
 
 torch::Tensor Engine::run(const torch::Tensor& batch) {
   c10::InferenceMode guard;
-  torch::Tensor input = batch.to(device_, torch::kFloat32);
+  amp::AutocastGuard autocast(amp_, device_);
+  torch::Tensor input = batch.to(device_, amp::input_dtype(amp_));
   torch::Tensor logits = model_->forward(input);
   return logits.to(torch::kCPU, torch::kFloat32);
 }

@@ -1,0 +1,162 @@
+// `ptinfer inspect FILE [--json]`: what a checkpoint holds (format, keys, metadata, tensor and
+// parameter counts per dtype, the head) and which registered architectures its state dict fits.
+#include <algorithm>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "checkpoint/checkpoint.h"
+#include "checkpoint/summary.h"
+#include "cli/commands.h"
+#include "common/error.h"
+#include "models/registry.h"
+
+namespace ptinfer::cli {
+namespace {
+
+struct InspectFlags {
+  std::string file;
+  bool json = false;
+  std::string checkpoint_key;
+};
+
+// The registered architecture whose freshly built model has exactly the state dict's keys and
+// shapes (built with the head's number of classes), or "" when none does. Registered
+// architectures differ in keys or shapes, so at most one matches; the checkpoint's own `arch`
+// is tried first because building a model costs a random initialisation. Nothing is cached.
+std::string matching_architecture(const checkpoint::StateDict& sd, int64_t num_classes,
+                                  const std::optional<std::string>& hint) {
+  std::map<std::string, std::vector<int64_t>> want;
+  for (const auto& [name, t] : sd) want[name] = t.sizes().vec();
+  std::vector<std::string> order = models::model_names();
+  if (hint) {
+    auto it = std::find(order.begin(), order.end(), *hint);
+    if (it != order.end()) std::rotate(order.begin(), it, it + 1);
+  }
+  for (const std::string& arch : order) {
+    auto model = models::create_model(arch, num_classes);
+    std::map<std::string, std::vector<int64_t>> have;
+    for (const auto& p : model->named_parameters()) have[p.key()] = p.value().sizes().vec();
+    for (const auto& b : model->named_buffers()) have[b.key()] = b.value().sizes().vec();
+    if (have == want) return arch;
+  }
+  return "";
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out.empty() ? "none" : out;
+}
+
+std::string shape_string(const std::vector<int64_t>& shape) {
+  std::string out = "[";
+  for (size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
+  return out + "]";
+}
+
+int run_inspect(const InspectFlags& flags) {
+  checkpoint::LoadOptions options;
+  options.checkpoint_key = flags.checkpoint_key;
+  checkpoint::Checkpoint ckpt = checkpoint::load_checkpoint(flags.file, options);
+  std::string head_key;
+  if (ckpt.arch) {
+    try {
+      head_key = models::head_weight_key(*ckpt.arch);
+    } catch (const Error&) {
+      // An architecture we do not know: find the head by its usual names.
+    }
+  }
+  checkpoint::StateDictSummary s = checkpoint::summarize_state_dict(ckpt.state_dict, head_key);
+  const int64_t num_classes = s.head_shape.empty() ? 0 : s.head_shape[0];
+  std::string arch_match;
+  if (num_classes > 0) arch_match = matching_architecture(ckpt.state_dict, num_classes, ckpt.arch);
+
+  if (flags.json) {
+    nlohmann::json j;
+    j["file"] = flags.file;
+    j["format"] = ckpt.format;
+    j["top_level_keys"] = ckpt.top_level_keys;
+    j["state_dict_key"] = ckpt.state_dict_key;
+    j["stripped_prefixes"] = ckpt.stripped_prefixes;
+    nlohmann::json meta = nlohmann::json::object();
+    if (ckpt.epoch) meta["epoch"] = *ckpt.epoch;
+    if (ckpt.arch) meta["arch"] = *ckpt.arch;
+    if (ckpt.best_acc1) meta["best_acc1"] = *ckpt.best_acc1;
+    if (!ckpt.classes.empty()) meta["classes"] = ckpt.classes;
+    j["metadata"] = meta;
+    j["other_keys"] = ckpt.other_keys;
+    j["tensors"] = s.tensors;
+    j["elements"] = s.elements;
+    j["parameters"] = s.parameters;
+    nlohmann::json dtypes = nlohmann::json::object();
+    for (const auto& [name, d] : s.per_dtype) {
+      dtypes[name] = {{"tensors", d.tensors}, {"elements", d.elements}, {"bytes", d.bytes}};
+    }
+    j["dtypes"] = dtypes;
+    j["head"] = s.head_key ? nlohmann::json{{"key", *s.head_key}, {"shape", s.head_shape}}
+                           : nlohmann::json(nullptr);
+    j["num_classes"] = num_classes > 0 ? nlohmann::json(num_classes) : nlohmann::json(nullptr);
+    j["architecture"] = arch_match.empty() ? nlohmann::json(nullptr) : nlohmann::json(arch_match);
+    std::cout << j.dump(1) << std::endl;
+    return 0;
+  }
+  std::ostringstream out;
+  out << "file: " << flags.file << "\n";
+  out << "format: " << ckpt.format << "\n";
+  std::vector<std::string> keys(
+      ckpt.top_level_keys.begin(),
+      ckpt.top_level_keys.begin() + std::min<size_t>(ckpt.top_level_keys.size(), 10));
+  if (ckpt.top_level_keys.size() > 10) {
+    keys.push_back("... (" + std::to_string(ckpt.top_level_keys.size() - 10) + " more)");
+  }
+  out << "top-level keys: " << join(keys) << "\n";
+  out << "state dict: "
+      << (ckpt.state_dict_key.empty() ? "the top level" : "'" + ckpt.state_dict_key + "'");
+  if (!ckpt.stripped_prefixes.empty())
+    out << " (prefixes removed: " << join(ckpt.stripped_prefixes) << ")";
+  out << "\n";
+  if (ckpt.epoch) out << "epoch: " << *ckpt.epoch << "\n";
+  if (ckpt.arch) out << "arch: " << *ckpt.arch << "\n";
+  if (ckpt.best_acc1) out << "best_acc1: " << std::setprecision(17) << *ckpt.best_acc1 << "\n";
+  if (!ckpt.classes.empty()) out << "classes: " << ckpt.classes.size() << "\n";
+  if (!ckpt.other_keys.empty()) out << "other keys: " << join(ckpt.other_keys) << "\n";
+  out << "tensors: " << s.tensors << "\n";
+  out << "parameters: " << s.parameters << " (" << s.elements << " elements with buffers)\n";
+  for (const auto& [name, d] : s.per_dtype) {
+    out << "  " << name << ": " << d.tensors << " tensors, " << d.elements << " elements, "
+        << d.bytes << " bytes\n";
+  }
+  if (s.head_key) {
+    out << "head: " << *s.head_key << " " << shape_string(s.head_shape) << " (" << num_classes
+        << " classes)\n";
+  } else {
+    out << "head: not found\n";
+  }
+  out << "matching architecture: " << (arch_match.empty() ? "none" : arch_match) << "\n";
+  std::cout << out.str() << std::flush;
+  return 0;
+}
+
+}  // namespace
+
+CommandRunner add_inspect_command(CLI::App& app) {
+  auto flags = std::make_shared<InspectFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "inspect",
+      "What a checkpoint holds: format, keys, metadata, tensors, matching architectures");
+  cmd->add_option("file", flags->file, "checkpoint (torch.save zip or legacy format, safetensors)")
+      ->required();
+  cmd->add_flag("--json", flags->json, "print one JSON object instead of text");
+  cmd->add_option("--checkpoint-key", flags->checkpoint_key,
+                  "top-level key holding the state dict (default: state_dict_ema, model_ema, "
+                  "state_dict, model, as timm picks)");
+  return [cmd, flags](const runtime::RuntimeConfig&) -> int {
+    if (!cmd->parsed()) return -1;
+    return run_inspect(*flags);
+  };
+}
+
+}  // namespace ptinfer::cli

@@ -1,0 +1,415 @@
+#include "serve/server.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <csignal>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <thread>
+
+#include "app/labels.h"
+#include "common/error.h"
+#include "data/image_decode.h"
+#include "engine/engine.h"
+#include "metrics/topk.h"
+#include "serve/kserve.h"
+#include "serve/prometheus.h"
+
+namespace ptinfer::serve {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+// Set by the signal handler, polled by the watcher thread (a handler may only touch this).
+volatile std::sig_atomic_t g_stop_signal = 0;
+extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
+
+bool valid_model_name(const std::string& name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+int http_status_for(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kInvalidArgument:
+    case ErrorKind::kCorruptData:
+    case ErrorKind::kUnsupported:
+      return 400;
+    case ErrorKind::kNotFound:
+      return 404;
+    case ErrorKind::kOverloaded:
+      return 503;
+    case ErrorKind::kInternal:
+      return 500;
+  }
+  return 500;
+}
+
+struct ServedModel {
+  ModelSpec spec;
+  std::unique_ptr<engine::Engine> engine;
+  std::vector<std::string> labels;  // one per class
+  std::unique_ptr<Batcher> batcher;
+};
+
+// Which API a route belongs to decides the error body's form.
+enum class Api { kTorchServe, kKServe };
+
+void set_error(httplib::Response& res, Api api, int status, const std::string& message,
+               const char* type) {
+  res.status = status;
+  json body = api == Api::kTorchServe ? json{{"code", status}, {"type", type}, {"message", message}}
+                                      : json{{"error", message}};
+  if (status == 503) res.set_header("Retry-After", "1");
+  res.set_content(body.dump(), "application/json");
+}
+
+void set_error(httplib::Response& res, Api api, const Error& e) {
+  set_error(res, api, http_status_for(e.kind()), e.what(), error_kind_name(e.kind()));
+}
+
+class Server {
+ public:
+  explicit Server(const ServeOptions& options) : options_(options) {
+    if (options.models.empty()) {
+      throw Error(ErrorKind::kInvalidArgument, "--model: give at least one model to serve");
+    }
+    for (const ModelSpec& spec : options.models) {
+      if (models_.count(spec.name)) {
+        throw Error(ErrorKind::kInvalidArgument, "--model: name '" + spec.name + "' given twice");
+      }
+      load_model(spec);
+    }
+  }
+
+  int run() {
+    configure_http();
+    int port = options_.port;
+    if (port == 0) {
+      port = http_.bind_to_any_port(options_.host);
+      if (port < 0) port = 0;
+    } else if (!http_.bind_to_port(options_.host, port)) {
+      port = 0;
+    }
+    if (port <= 0) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "cannot listen on " + options_.host + ":" + std::to_string(options_.port));
+    }
+    g_stop_signal = 0;
+    auto old_term = std::signal(SIGTERM, on_stop_signal);
+    auto old_int = std::signal(SIGINT, on_stop_signal);
+    std::atomic<bool> done{false};
+    // httplib's stop() is not async-signal-safe, so a thread turns the flag into the call.
+    std::thread watcher([&] {
+      while (!done && !g_stop_signal) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      if (g_stop_signal) {
+        spdlog::info("signal {}: stopping; answering the requests already accepted",
+                     static_cast<int>(g_stop_signal));
+      }
+      http_.stop();
+    });
+    spdlog::info("ptinfer serve: listening on http://{}:{}", options_.host, port);
+    std::cout << "ptinfer serve: listening on http://" << options_.host << ":" << port << std::endl;
+    // Returns after stop(), once its thread pool has finished every accepted connection.
+    http_.listen_after_bind();
+    done = true;
+    watcher.join();
+    for (auto& [name, m] : models_) m.batcher->stop();
+    std::signal(SIGTERM, old_term);
+    std::signal(SIGINT, old_int);
+    spdlog::info("ptinfer serve: stopped");
+    std::cout << "ptinfer serve: stopped" << std::endl;
+    return 0;
+  }
+
+ private:
+  void load_model(const ModelSpec& spec) {
+    engine::EngineOptions eo;
+    eo.arch = spec.arch;
+    eo.checkpoint = spec.checkpoint;
+    eo.device = options_.device;
+    ServedModel& m = models_[spec.name];
+    m.spec = spec;
+    m.engine = std::make_unique<engine::Engine>(eo);
+    const int64_t classes = m.engine->info().num_classes;
+    if (!spec.labels.empty()) {
+      m.labels = app::read_labels(spec.labels);
+      if (static_cast<int64_t>(m.labels.size()) != classes) {
+        throw Error(ErrorKind::kInvalidArgument,
+                    "--model " + spec.name + ": labels '" + spec.labels + "' name " +
+                        std::to_string(m.labels.size()) + " classes but the model has " +
+                        std::to_string(classes));
+      }
+    } else if (static_cast<int64_t>(m.engine->info().class_names.size()) == classes) {
+      m.labels = m.engine->info().class_names;
+    } else {
+      for (int64_t i = 0; i < classes; ++i) m.labels.push_back(std::to_string(i));
+    }
+    // Warm up at the smallest and largest batch the batcher will run, so the first requests do
+    // not pay for allocator growth and oneDNN's kernel selection.
+    const int64_t crop = options_.preprocess.crop_size;
+    for (int64_t n : {int64_t{1}, int64_t{options_.batching.max_batch_size}}) {
+      m.engine->run(torch::zeros({n, 3, crop, crop}));
+    }
+    engine::Engine* engine = m.engine.get();
+    const std::string name = spec.name;
+    m.batcher = std::make_unique<Batcher>(
+        name, [engine](const torch::Tensor& batch) { return engine->run(batch); },
+        options_.batching, [this, name](const BatchStats& s) { metrics_.observe_batch(name, s); });
+    spdlog::info("model '{}': {} from '{}', {} classes, ready", name, spec.arch, spec.checkpoint,
+                 classes);
+  }
+
+  ServedModel* find(const std::string& name) {
+    auto it = models_.find(name);
+    return it == models_.end() ? nullptr : &it->second;
+  }
+
+  // Decode + preprocess on the request thread, so that the batch thread only runs the model.
+  torch::Tensor preprocess(const std::string& bytes, const std::string& what) {
+    if (bytes.empty()) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  what + " is empty: send the image as the body or as a multipart field");
+    }
+    data::Image image =
+        data::decode_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), what);
+    const int64_t crop = options_.preprocess.crop_size;
+    torch::Tensor t = torch::empty({3, crop, crop}, torch::kFloat32);
+    data::preprocess_image(image, options_.preprocess, t.data_ptr<float>());
+    return t;
+  }
+
+  void predictions(const httplib::Request& req, httplib::Response& res) {
+    const std::string name = req.matches[1];
+    ServedModel* m = find(name);
+    if (!m)
+      return set_error(res, Api::kTorchServe, 404, "model '" + name + "' not found", "not found");
+    const auto start = Clock::now();
+    try {
+      torch::Tensor input;
+      if (req.is_multipart_form_data()) {
+        // TorchServe reads the field "data" or "body"; any single file field is accepted.
+        if (req.files.empty()) {
+          throw Error(ErrorKind::kInvalidArgument, "multipart request holds no field");
+        }
+        auto it = req.files.find("data");
+        if (it == req.files.end()) it = req.files.find("body");
+        if (it == req.files.end()) it = req.files.begin();
+        input = preprocess(it->second.content, "multipart field '" + it->first + "'");
+      } else {
+        input = preprocess(req.body, "request body");
+      }
+      torch::Tensor logits = m->batcher->infer(input).unsqueeze(0);
+      metrics::TopK top = metrics::top_k(logits, 5);
+      nlohmann::ordered_json body = nlohmann::ordered_json::object();
+      for (size_t k = 0; k < top.indices[0].size(); ++k) {
+        body[m->labels.at(top.indices[0][k])] = top.scores[0][k];
+      }
+      res.status = 200;  // httplib leaves -1 until the handler returns; metrics read it now
+      res.set_content(body.dump(), "application/json");
+    } catch (const Error& e) {
+      set_error(res, Api::kTorchServe, e);
+    } catch (const std::exception& e) {
+      set_error(res, Api::kTorchServe, 500, e.what(), "internal error");
+    }
+    metrics_.observe_request(name, res.status, seconds_since(start));
+  }
+
+  void infer(const httplib::Request& req, httplib::Response& res) {
+    const std::string name = req.matches[1];
+    ServedModel* m = find(name);
+    if (!m) return set_error(res, Api::kKServe, 404, "model '" + name + "' not found", "");
+    const auto start = Clock::now();
+    try {
+      InferRequest r = parse_infer_request(req.body);
+      std::vector<torch::Tensor> rows;
+      if (r.is_images) {
+        for (size_t i = 0; i < r.images.size(); ++i) {
+          rows.push_back(preprocess(r.images[i], "inputs[0].data[" + std::to_string(i) + "]"));
+        }
+      } else {
+        for (int64_t i = 0; i < r.tensor.size(0); ++i) rows.push_back(r.tensor[i]);
+      }
+      // The samples join the queue one by one, so that they can share batches with other
+      // requests' samples.
+      std::vector<torch::Tensor> outputs = m->batcher->infer_all(rows);
+      json body = infer_response(name, r, torch::stack(outputs), m->labels);
+      res.status = 200;
+      res.set_content(body.dump(), "application/json");
+    } catch (const Error& e) {
+      set_error(res, Api::kKServe, e);
+    } catch (const std::exception& e) {
+      set_error(res, Api::kKServe, 500, e.what(), "");
+    }
+    metrics_.observe_request(name, res.status, seconds_since(start));
+  }
+
+  void model_metadata(const httplib::Request& req, httplib::Response& res, bool ready_only) {
+    const std::string name = req.matches[1];
+    ServedModel* m = find(name);
+    if (!m) return set_error(res, Api::kKServe, 404, "model '" + name + "' not found", "");
+    if (ready_only)
+      return res.set_content(json{{"name", name}, {"ready", true}}.dump(), "application/json");
+    const int64_t crop = options_.preprocess.crop_size;
+    json j = {
+        {"name", name},
+        {"versions", {"1"}},
+        {"platform", "ptinfer_libtorch"},
+        {"inputs", {{{"name", "input__0"}, {"datatype", "FP32"}, {"shape", {-1, 3, crop, crop}}}}},
+        {"outputs",
+         {{{"name", "output__0"},
+           {"datatype", "FP32"},
+           {"shape", {-1, m->engine->info().num_classes}}}}}};
+    res.set_content(j.dump(), "application/json");
+  }
+
+  void configure_http() {
+    const int threads = std::max(1, options_.http_threads);
+    http_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    http_.set_payload_max_length(options_.max_body_bytes);
+    http_.set_read_timeout(options_.read_timeout_s, 0);
+    http_.set_write_timeout(options_.write_timeout_s, 0);
+    // An idle keep-alive connection holds a pool thread: release it as soon as a silent client.
+    http_.set_keep_alive_timeout(options_.read_timeout_s);
+
+    // 405 for a known path with the wrong method (httplib alone answers 404).
+    struct Route {
+      std::regex path;
+      std::vector<std::string> methods;
+    };
+    auto routes = std::make_shared<std::vector<Route>>(std::vector<Route>{
+        {std::regex("/ping"), {"GET"}},
+        {std::regex("/metrics"), {"GET"}},
+        {std::regex("/predictions/[^/]+"), {"POST", "PUT"}},
+        {std::regex("/v2(/health/(live|ready))?"), {"GET"}},
+        {std::regex("/v2/models/[^/]+(/ready)?"), {"GET"}},
+        {std::regex("/v2/models/[^/]+/infer"), {"POST"}},
+    });
+    http_.set_pre_routing_handler([routes](const httplib::Request& req, httplib::Response& res) {
+      for (const Route& r : *routes) {
+        if (!std::regex_match(req.path, r.path)) continue;
+        for (const auto& m : r.methods) {
+          if (req.method == m) return httplib::Server::HandlerResponse::Unhandled;
+        }
+        std::string allow;
+        for (const auto& m : r.methods) allow += (allow.empty() ? "" : ", ") + m;
+        res.set_header("Allow", allow);
+        Api api = req.path.rfind("/v2", 0) == 0 ? Api::kKServe : Api::kTorchServe;
+        set_error(
+            res, api, 405,
+            "method " + req.method + " not allowed on " + req.path + " (allowed: " + allow + ")",
+            "method not allowed");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
+    // Statuses httplib sets itself (404 unknown path, 413 body too large, 400 bad request line)
+    // get a JSON body too.
+    http_.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (!res.body.empty()) return;
+      Api api = req.path.rfind("/v2", 0) == 0 ? Api::kKServe : Api::kTorchServe;
+      std::string message = res.status == 413
+                                ? "request body over the limit of " +
+                                      std::to_string(options_.max_body_bytes) + " bytes"
+                            : res.status == 404 ? "no route for " + req.path
+                                                : "malformed HTTP request (a body needs "
+                                                  "Content-Length or chunked encoding)";
+      set_error(res, api, res.status, message, res.status == 413 ? "payload too large" : "error");
+    });
+
+    auto json_reply = [](const json& j) {
+      return [body = j.dump()](const httplib::Request&, httplib::Response& res) {
+        res.set_content(body, "application/json");
+      };
+    };
+    http_.Get("/ping", json_reply({{"status", "Healthy"}}));
+    http_.Get("/v2/health/live", json_reply({{"live", true}}));
+    http_.Get("/v2/health/ready", json_reply({{"ready", true}}));
+    http_.Get("/v2",
+              json_reply(
+                  {{"name", "ptinfer"}, {"version", "0.1.0"}, {"extensions", {"classification"}}}));
+    http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      std::map<std::string, size_t> depths;
+      for (auto& [name, m] : models_) depths[name] = m.batcher->queue_depth();
+      res.set_content(metrics_.render(depths), "text/plain; version=0.0.4");
+    });
+    auto predict = [this](const httplib::Request& req, httplib::Response& res) {
+      predictions(req, res);
+    };
+    http_.Post("/predictions/([^/]+)", predict);
+    http_.Put("/predictions/([^/]+)", predict);
+    http_.Get("/v2/models/([^/]+)", [this](const httplib::Request& req, httplib::Response& res) {
+      model_metadata(req, res, false);
+    });
+    http_.Get("/v2/models/([^/]+)/ready",
+              [this](const httplib::Request& req, httplib::Response& res) {
+                model_metadata(req, res, true);
+              });
+    http_.Post("/v2/models/([^/]+)/infer",
+               [this](const httplib::Request& req, httplib::Response& res) { infer(req, res); });
+  }
+
+  static double seconds_since(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+  }
+
+  const ServeOptions options_;
+  std::map<std::string, ServedModel> models_;  // fixed after construction
+  ServeMetrics metrics_;                       // thread-safe
+  httplib::Server http_;
+};
+
+}  // namespace
+
+ModelSpec parse_model_spec(const std::string& text, const std::string& default_arch) {
+  auto bad = [&](const std::string& why) {
+    return Error(ErrorKind::kInvalidArgument, "--model '" + text + "': " + why +
+                                                  " (expected NAME=CHECKPOINT[,arch=ARCH,"
+                                                  "labels=FILE])");
+  };
+  const size_t eq = text.find('=');
+  if (eq == std::string::npos) throw bad("no '='");
+  ModelSpec spec;
+  spec.name = text.substr(0, eq);
+  spec.arch = default_arch;
+  if (!valid_model_name(spec.name)) throw bad("the name must be letters, digits, '_', '-', '.'");
+  std::string rest = text.substr(eq + 1);
+  size_t comma = rest.find(',');
+  spec.checkpoint = rest.substr(0, comma);
+  if (spec.checkpoint.empty()) throw bad("no checkpoint");
+  while (comma != std::string::npos) {
+    size_t next = rest.find(',', comma + 1);
+    std::string item = rest.substr(comma + 1, next == std::string::npos ? next : next - comma - 1);
+    size_t kv = item.find('=');
+    std::string key = item.substr(0, kv);
+    std::string value = kv == std::string::npos ? "" : item.substr(kv + 1);
+    if (value.empty()) throw bad("'" + item + "' has no value");
+    if (key == "arch") {
+      spec.arch = value;
+    } else if (key == "labels") {
+      spec.labels = value;
+    } else {
+      throw bad("unknown key '" + key + "'");
+    }
+    comma = next;
+  }
+  return spec;
+}
+
+int run_server(const ServeOptions& options) {
+  Server server(options);
+  return server.run();
+}
+
+}  // namespace ptinfer::serve
