@@ -2,7 +2,10 @@
 
 #include <iostream>
 
+#include <spdlog/spdlog.h>
+
 #include "common/error.h"
+#include "engine/cpu_setup.h"
 #include "engine/device.h"
 
 namespace ptinfer::cli {
@@ -11,6 +14,9 @@ void add_common_flags(CLI::App& app, CommonFlags& f) {
   app.add_option("-a,--arch", f.arch, "model architecture (torchvision name)")
       ->capture_default_str();
   app.add_option("--resume", f.resume, "checkpoint to load (torch.save file: .pth, .pth.tar)");
+  app.add_option("--checkpoint-key", f.checkpoint_key,
+                 "key holding the weights (default: state_dict_ema, model_ema, state_dict, model, "
+                 "else the whole file, as timm picks)");
   app.add_flag("--pretrained", f.pretrained, "load torchvision's weights from the torch hub cache");
   app.add_option("--device", f.device,
                  "cpu, cuda or cuda:N (default: cuda:PTINFER_DEVICE_ID when present, else cpu)");
@@ -37,6 +43,14 @@ engine::EngineOptions engine_options(const CommonFlags& f, const runtime::Runtim
   engine::EngineOptions o;
   o.arch = f.arch;
   o.checkpoint = f.resume;
+  o.checkpoint_key = f.checkpoint_key;
+  if (f.threads) {
+    if (*f.threads < 1) {
+      throw Error(ErrorKind::kInvalidArgument,
+                  "--threads must be >= 1, got " + std::to_string(*f.threads));
+    }
+    spdlog::info("--threads: {} intra-op threads", engine::configure_threads(f.threads));
+  }
   o.pretrained = f.pretrained;
   o.num_classes = f.num_classes;
   if (f.num_classes < 0) {

@@ -16,6 +16,7 @@ namespace ptinfer::cli {
 struct CommonFlags {
   std::string arch = "resnet50";
   std::string resume;
+  std::string checkpoint_key;
   bool pretrained = false;
   std::string device;
   std::optional<int> npu;
@@ -29,12 +30,13 @@ struct CommonFlags {
   std::string amp_dtype = "bf16";  // --amp-dtype: low precision of O1..O3
 };
 
-// Registers -a/--arch, --resume, --pretrained, --device, --npu, --num-classes, --resize-size,
+// Registers -a/--arch, --resume, --checkpoint-key, --pretrained, --device, --npu, --num-classes, --resize-size,
 // --crop-size, --mean, --std, --threads, --amp, --amp-dtype on `app`, writing into `flags`.
 void add_common_flags(CLI::App& app, CommonFlags& flags);
 
 // The Engine options after parsing, with the device resolved from the flags and the runtime
-// configuration (device.h). Throws Error for an unknown device, and Error(kInvalidArgument)
+// configuration (device.h). Also sets LibTorch's intra-op threads when --threads is given (the
+// flag wins over PTINFER_NUM_THREADS / OMP_NUM_THREADS). Throws Error for an unknown device, and Error(kInvalidArgument)
 // naming --amp / --amp-dtype for a value outside O0..O3 / bf16, fp16.
 engine::EngineOptions engine_options(const CommonFlags& flags,
                                      const runtime::RuntimeConfig& config);

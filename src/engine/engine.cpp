@@ -56,7 +56,9 @@ Engine::Engine(const EngineOptions& options) : device_(options.device), amp_(opt
     info_.weights = path;
   }
   if (!options.checkpoint.empty()) {
-    resumed = checkpoint::load_checkpoint(options.checkpoint);
+    checkpoint::LoadOptions load_options;
+    load_options.checkpoint_key = options.checkpoint_key;
+    resumed = checkpoint::load_checkpoint(options.checkpoint, load_options);
     info_.weights = options.checkpoint;
     info_.class_names = resumed->classes;
     info_.epoch = resumed->epoch;

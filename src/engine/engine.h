@@ -17,6 +17,7 @@ namespace ptinfer::engine {
 struct EngineOptions {
   std::string arch = "resnet50";  // registry name (models/registry.h)
   std::string checkpoint;         // --resume: a torch.save file; "" for none
+  std::string checkpoint_key;     // --checkpoint-key: where the weights sit; "" picks as timm
   bool pretrained = false;        // load torchvision's weights from the torch hub cache first
   std::string device = "cpu";     // "cpu" or "cuda:N" (see device.h)
   int64_t num_classes = 0;        // 0: from the checkpoint's head, else 1000

@@ -62,6 +62,14 @@ class CliErrors(unittest.TestCase):
             proc = self.validate(env={var: value})
             self.assert_fails(proc, "%s='%s'" % (var, value), code=2)
 
+    def test_bad_thread_count_and_checkpoint_key(self):
+        self.assert_fails(self.validate(extra=["--threads", "0"]), "--threads must be >= 1",
+                          code=2)
+        proc = self.validate(extra=["--checkpoint-key", "weights"])
+        self.assert_fails(proc, "weights", "state_dict")
+        ok = self.validate(extra=["--checkpoint-key", "state_dict", "--threads", "1"])
+        self.assertEqual(ok.returncode, 0, ok.stderr)
+
     def test_unknown_arch_lists_known_ones(self):
         proc = self.validate(arch="resnet19")
         self.assert_fails(proc, "resnet19", "resnet18", "wide_resnet101_2")
