@@ -17,6 +17,9 @@ CommandRunner add_validate_command(CLI::App& app);
 // `ptinfer predict`: top-k labels for image files.
 CommandRunner add_predict_command(CLI::App& app);
 
+// `ptinfer bench`: latency and throughput of the Engine on this machine.
+CommandRunner add_bench_command(CLI::App& app);
+
 // `ptinfer inspect FILE [--json]`: a checkpoint's format, keys, metadata and matching models.
 CommandRunner add_inspect_command(CLI::App& app);
 
