@@ -14,6 +14,8 @@ import json
 import os
 import subprocess
 import sys
+
+import bench_setup
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -45,16 +47,8 @@ def main():
     p.add_argument("--work", default="/tmp/ptinfer_bench")
     args = p.parse_args()
 
-    data = os.path.join(args.work, "imagenet_like")
-    subprocess.run([sys.executable, os.path.join(HERE, "make_imagenet_like.py"), "--out",
-                    os.path.join(data, "val"), "--images", str(args.images)], check=True)
-    ckpt = os.path.join(args.work, "%s_1000.pth.tar" % args.arch)
-    if not os.path.exists(ckpt):
-        sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
-        import common
-        common.make_guide_checkpoint(ckpt, args.arch, 1000)
-
-    ptinfer = os.environ.get("PTINFER", os.path.join(ROOT, "build", "ptinfer"))
+    data, ckpt = bench_setup.prepare(args.work, args.images, args.arch)
+    ptinfer = bench_setup.ptinfer_binary()
     common_args = ["--data", data, "-a", args.arch, "--resume", ckpt, "-b", str(args.batch_size),
                    "-j", str(args.workers)]
     runners = {
