@@ -73,6 +73,24 @@ std::optional<int64_t> as_integer(const Value& v) {
   return std::nullopt;
 }
 
+// Apex's amp.state_dict(): {"loss_scaler<i>": {"loss_scale": float, "unskipped": int}, ...}.
+// Returns false (the entry stays in other_keys) for anything else.
+bool read_apex_amp(const Value& v, std::vector<AmpLossScaler>* out) {
+  if (!v.is(ValueKind::kDict) || v.dict().entries.empty()) return false;
+  std::vector<AmpLossScaler> scalers;
+  for (const auto& [key, value] : v.dict().entries) {
+    if (!key->is(ValueKind::kString) || !value->is(ValueKind::kDict)) return false;
+    AmpLossScaler s;
+    s.name = key->as_string();
+    if (const Value* scale = value->find("loss_scale")) s.loss_scale = as_number(*scale);
+    if (const Value* unskipped = value->find("unskipped")) s.unskipped = as_integer(*unskipped);
+    if (!s.loss_scale) return false;
+    scalers.push_back(std::move(s));
+  }
+  *out = std::move(scalers);
+  return true;
+}
+
 // Fills `out` from a training checkpoint dict. Known metadata of an unexpected type stays in
 // other_keys rather than failing: it is not needed to run the model.
 void read_container(const Value& root, const Value& sd_value, const std::string& sd_key,
@@ -104,6 +122,8 @@ void read_container(const Value& root, const Value& sd_value, const std::string&
         classes.push_back(item->as_string());
       }
       if (used) out.classes = std::move(classes);
+    } else if (key == "amp") {
+      used = read_apex_amp(*value, &out.amp);
     }
     if (!used) out.other_keys.push_back(key);
   }
@@ -141,7 +161,7 @@ FileHead read_head(const std::string& path) {
   return head;
 }
 
-// Unpickles the saved object of a zip or legacy file; `format` gets which.
+// Unpickles the saved object of a zip, TorchScript or legacy file; `format` gets which.
 Unpickled read_document(const std::string& path, const FileHead& head, std::string* format) {
   if (is_legacy_format(head.bytes, head.size)) {
     *format = "legacy";
@@ -149,16 +169,83 @@ Unpickled read_document(const std::string& path, const FileHead& head, std::stri
     // Storages are copied out of the map into their tensors, so the map can go afterwards.
     return read_legacy_checkpoint(path, file);
   }
-  *format = "zip";
   TorchZip zip(path);
+  PickleOptions options;
+  options.torchscript = zip.is_torchscript();
+  *format = options.torchscript ? "torchscript" : "zip";
   const std::string pickle = zip.read_record("data.pkl");
   StorageLoader loader = [&zip](const std::string& key, c10::ScalarType dtype, int64_t numel) {
     return zip.read_storage(key, dtype, numel);
   };
-  return read_pickle(pickle.data(), pickle.size(), loader, path + ": data.pkl");
+  return read_pickle(pickle.data(), pickle.size(), loader, path + ": data.pkl", options);
+}
+
+// A TorchScript module tree's tensor attributes under their dotted names (the names
+// state_dict() gives parameters and buffers), depth first in attribute order.
+void collect_script_tensors(const Unpickled& doc, const Value& module, const std::string& prefix,
+                            int depth, const std::string& path, StateDict* sd) {
+  constexpr int kMaxDepth = 200;
+  if (depth > kMaxDepth) {
+    throw Error(ErrorKind::kCorruptData, path + ": TorchScript modules nested more than " +
+                                             std::to_string(kMaxDepth) + " deep at '" + prefix +
+                                             "'");
+  }
+  for (const auto& [key, value] : module.dict().entries) {
+    if (!key->is(ValueKind::kString)) continue;
+    const std::string name = prefix + key->as_string();
+    if (value->is(ValueKind::kTensor)) {
+      sd->emplace_back(name, value->tensor());
+    } else if (value->is(ValueKind::kDict) && doc.script_classes.count(value) != 0) {
+      collect_script_tensors(doc, *value, name + ".", depth + 1, path, sd);
+    }
+  }
+}
+
+// "___torch_mangle_7.TinyNet" -> "TinyNet": TorchScript renames a class compiled twice by
+// inserting a ___torch_mangle_<n> component; the user's class name is the one without it.
+std::string demangle_script_class(const std::string& name) {
+  std::string out;
+  size_t begin = 0;
+  while (begin <= name.size()) {
+    size_t dot = name.find('.', begin);
+    std::string part = name.substr(begin, dot == std::string::npos ? std::string::npos : dot - begin);
+    if (part.rfind("___torch_mangle_", 0) != 0) out += (out.empty() ? "" : ".") + part;
+    if (dot == std::string::npos) break;
+    begin = dot + 1;
+  }
+  return out;
+}
+
+void read_torchscript(const Unpickled& doc, const std::string& path,
+                      const LoadOptions& options, Checkpoint& out) {
+  const Value& root = *doc.root;
+  auto cls = doc.script_classes.find(&root);
+  if (cls == doc.script_classes.end() || !root.is(ValueKind::kDict)) {
+    throw Error(ErrorKind::kCorruptData,
+                path + ": TorchScript archive whose data.pkl is a " + root.kind_name() +
+                    ", not a module with attributes");
+  }
+  if (!options.checkpoint_key.empty()) {
+    throw Error(ErrorKind::kInvalidArgument,
+                path + ": --checkpoint-key '" + options.checkpoint_key +
+                    "' does not apply to a TorchScript archive (its weights are the module's)");
+  }
+  out.script_class = demangle_script_class(cls->second);
+  for (const auto& entry : root.dict().entries) {
+    if (entry.first->is(ValueKind::kString)) out.top_level_keys.push_back(entry.first->as_string());
+  }
+  collect_script_tensors(doc, root, "", 0, path, &out.state_dict);
 }
 
 }  // namespace
+
+std::string detect_format(const std::string& path) {
+  const FileHead head = read_head(path);
+  if (is_safetensors(head.bytes, head.size, head.file_size)) return "safetensors";
+  if (is_legacy_format(head.bytes, head.size)) return "legacy";
+  TorchZip zip(path);  // throws for missing, empty, non-zip files
+  return zip.is_torchscript() ? "torchscript" : "zip";
+}
 
 Checkpoint load_checkpoint(const std::string& path, const LoadOptions& options) {
   Checkpoint out;
@@ -173,6 +260,10 @@ Checkpoint load_checkpoint(const std::string& path, const LoadOptions& options) 
     return out;
   }
   Unpickled doc = read_document(path, head, &out.format);
+  if (out.format == "torchscript") {
+    read_torchscript(doc, path, options, out);
+    return out;
+  }
   const Value& root = *doc.root;
   if (!root.is(ValueKind::kDict)) {
     throw Error(ErrorKind::kUnsupported, path + ": top level is a " +

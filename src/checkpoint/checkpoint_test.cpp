@@ -188,6 +188,56 @@ TEST(CheckpointWrappersTest, ExplicitKey) {
                [&] { load_checkpoint(fixture_path("ema.pth"), options); });
 }
 
+TEST(CheckpointWrappersTest, ApexO2AmpEntryIsRead) {
+  expect_matches_manifest("apex_o2.pth.tar");  // fp16 weights, fp32 BatchNorm, as saved
+  Checkpoint ckpt = load_checkpoint(fixture_path("apex_o2.pth.tar"));
+  const nlohmann::json& amp = manifest()["apex_o2.pth.tar"]["amp"];
+  ASSERT_EQ(ckpt.amp.size(), amp.size());
+  for (const AmpLossScaler& s : ckpt.amp) {
+    ASSERT_TRUE(amp.contains(s.name)) << s.name;
+    EXPECT_EQ(*s.loss_scale, amp[s.name]["loss_scale"].get<double>());
+    EXPECT_EQ(*s.unskipped, amp[s.name]["unskipped"].get<int64_t>());
+  }
+}
+
+// TorchScript archives (scripted and traced) read as data: the module tree's tensors in
+// state_dict() order, its class; nothing of the archive's code runs.
+TEST(TorchScriptReadingTest, TensorsAndClassAsTorchJitLoadSees) {
+  for (const char* file : {"torchscript.pt", "traced.pt"}) {
+    SCOPED_TRACE(file);
+    const nlohmann::json& expected = manifest()[file];
+    EXPECT_EQ(detect_format(fixture_path(file)), "torchscript");
+    Checkpoint ckpt = load_checkpoint(fixture_path(file));
+    EXPECT_EQ(ckpt.format, "torchscript");
+    EXPECT_EQ(ckpt.script_class, expected["class"].get<std::string>());
+    const nlohmann::json& tensors = expected["tensors"];
+    ASSERT_EQ(ckpt.state_dict.size(), tensors.size());
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      const auto& [name, tensor] = ckpt.state_dict[i];
+      EXPECT_EQ(name, tensors[i]["name"].get<std::string>());
+      EXPECT_EQ(tensor.scalar_type(), dtype_from_name(tensors[i]["dtype"])) << name;
+      EXPECT_EQ(tensor.sizes().vec(), tensors[i]["shape"].get<std::vector<int64_t>>()) << name;
+      expect_values(tensor, tensors[i]["values"], name);
+    }
+  }
+  EXPECT_EQ(detect_format(fixture_path("training.pth.tar")), "zip");
+  EXPECT_EQ(detect_format(fixture_path("legacy.pth")), "legacy");
+}
+
+TEST(TorchScriptReadingTest, HostileDataPickleAndCheckpointKeyAreRefused) {
+  std::string msg = expect_error(ErrorKind::kUnsupported,
+                                 [] { load_checkpoint(fixture_path("torchscript_evil.pt")); });
+  EXPECT_TRUE(msg.find("'posix.system'") != std::string::npos ||
+              msg.find("'os.system'") != std::string::npos)
+      << msg;
+  EXPECT_NE(msg.find("torchscript_evil.pt"), std::string::npos) << msg;
+  LoadOptions options;
+  options.checkpoint_key = "state_dict";
+  msg = expect_error(ErrorKind::kInvalidArgument,
+                     [&] { load_checkpoint(fixture_path("torchscript.pt"), options); });
+  EXPECT_NE(msg.find("TorchScript"), std::string::npos) << msg;
+}
+
 TEST(CheckpointWrappersTest, NamespaceNumpyDeviceSetsAreData) {
   expect_matches_manifest("extras.pth");
 }

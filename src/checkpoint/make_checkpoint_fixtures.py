@@ -101,8 +101,25 @@ def manifest_entry(path, key=None):
         if "classes" in obj:
             entry["classes"] = list(obj["classes"])
         skip = {sd_key, "epoch", "arch", "best_acc1", "classes"}
+        if is_apex_amp(obj.get("amp")):
+            entry["amp"] = {k: {"loss_scale": float(v["loss_scale"]),
+                                "unskipped": int(v["unskipped"])} for k, v in obj["amp"].items()}
+            skip.add("amp")
         entry["other_keys"] = [k for k in obj.keys() if k not in skip]
     return entry
+
+
+def is_apex_amp(v):
+    """Apex's amp.state_dict(): {'loss_scaler0': {'loss_scale': 1024.0, 'unskipped': 0}}."""
+    return (isinstance(v, dict) and len(v) > 0 and
+            all(isinstance(s, dict) and "loss_scale" in s for s in v.values()))
+
+
+def torchscript_entry(path):
+    """What torch.jit.load sees in a TorchScript archive: the class and state_dict()."""
+    module = torch.jit.load(path, map_location="cpu")
+    return {"class": module.original_name, "qualified": module._c._type().qualified_name(),
+            "tensors": [dict(name=n, **describe(t)) for n, t in module.state_dict().items()]}
 
 
 class Evil:
@@ -342,6 +359,42 @@ def main():
     for name, obj in wrappers.items():
         manifest[name] = manifest_entry(save(name, obj))
     manifest["ema.pth:state_dict"] = manifest_entry(os.path.join(out, "ema.pth"), "state_dict")
+
+    # 7d'. An Apex O2 checkpoint, built by hand as Apex leaves it (no apex needed): fp16 weights,
+    # fp32 BatchNorm (keep_batchnorm_fp32), the guide's dict plus amp.state_dict() under "amp".
+    apex_net = make_net(9).half()
+    for bn in (apex_net.bn1, apex_net.layer1[1]):
+        bn.float()
+    path = save("apex_o2.pth.tar", {
+        "epoch": 5, "arch": "tinynet",
+        "state_dict": nn.DataParallel(apex_net).state_dict(),
+        "best_acc1": torch.tensor(33.25),
+        "optimizer": torch.optim.SGD(apex_net.parameters(), lr=0.1).state_dict(),
+        "amp": {"loss_scaler0": {"loss_scale": 1024.0, "unskipped": 0}}})
+    manifest["apex_o2.pth.tar"] = manifest_entry(path)
+    assert manifest["apex_o2.pth.tar"]["amp"]
+    # The fp32 model PyTorch gets by load_state_dict (which casts), and its logits.
+    ref = TinyNet()
+    ref.load_state_dict({k[len("module."):]: v for k, v in torch.load(path)["state_dict"].items()})
+    torch.manual_seed(10)
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        logits = ref.eval()(x)
+    manifest["apex_o2.pth.tar"]["input"] = describe(x)
+    manifest["apex_o2.pth.tar"]["logits"] = describe(logits)
+
+    # 7d''. TorchScript archives (torch.jit.save), read as data: the module tree's tensors.
+    scripted = torch.jit.script(make_net(11).eval())
+    path = os.path.join(out, "torchscript.pt")
+    scripted.save(path)
+    manifest["torchscript.pt"] = torchscript_entry(path)
+    traced = torch.jit.trace(make_net(12).eval(), torch.randn(1, 3, 8, 8))
+    path = os.path.join(out, "traced.pt")
+    traced.save(path)
+    manifest["traced.pt"] = torchscript_entry(path)
+    # Its data.pkl replaced by one that names os.system: refused like any checkpoint.
+    replace_record(os.path.join(out, "torchscript.pt"), os.path.join(out, "torchscript_evil.pt"),
+                   "/data.pkl", pickle.dumps(Evil("true"), protocol=2))
 
     # 7e. What training scripts store beside the weights, read as data.
     extras = {

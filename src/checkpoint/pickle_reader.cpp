@@ -114,16 +114,31 @@ const std::unordered_set<std::string>& allowed_globals() {
   return names;
 }
 
+// TorchScript's data.pkl (torch.jit.save): objects of compiled classes ("__torch__.<class>"),
+// typed lists and type tags, read as data (TorchScript mode only).
+constexpr const char* kScriptClassPrefix = "__torch__.";
+constexpr const char* kScriptListPrefix = "torch.jit._pickle.build_";
+constexpr const char* kScriptRestoreTypeTag = "torch.jit._pickle.restore_type_tag";
+
+bool is_script_global(const std::string& full) {
+  static const std::unordered_set<std::string> lists = {
+      "torch.jit._pickle.build_intlist", "torch.jit._pickle.build_tensorlist",
+      "torch.jit._pickle.build_doublelist", "torch.jit._pickle.build_boollist"};
+  return full.rfind(kScriptClassPrefix, 0) == 0 || lists.count(full) != 0 ||
+         full == kScriptRestoreTypeTag;
+}
+
 class Unpickler {
  public:
   Unpickler(const uint8_t* data, size_t size, const StorageLoader& loader,
-            const std::string& context)
-      : data_(data), size_(size), loader_(loader), context_(context) {}
+            const std::string& context, const PickleOptions& options)
+      : data_(data), size_(size), loader_(loader), context_(context), options_(options) {}
 
   Unpickled run() {
     Unpickled result;
     result.arena = std::make_unique<ValueArena>();
     arena_ = result.arena.get();
+    script_classes_ = &result.script_classes;
     while (true) {
       op_offset_ = pos_;
       if (pos_ >= size_) fail("truncated: pickle ends without STOP");
@@ -426,6 +441,7 @@ class Unpickler {
     if (module == "__builtin__") module = "builtins";
     if (module == "codecs") module = "_codecs";
     std::string full = module + "." + name;
+    if (options_.torchscript && is_script_global(full)) return make(ValueKind::kGlobal, full);
     if (allowed_globals().count(full) == 0) {
       fail("refusing global '" + full + "' (not in the allow-list of torch.save checkpoints)",
            ErrorKind::kUnsupported);
@@ -473,6 +489,19 @@ class Unpickler {
     if (f == "argparse.Namespace") {
       need(0, 0);  // pickled as NEWOBJ with no arguments, then BUILD with its __dict__
       return make(ValueKind::kObject, f);
+    }
+    if (f.rfind(kScriptClassPrefix, 0) == 0) {
+      need(0, 0);  // a TorchScript object: NEWOBJ with no arguments, then BUILD with its state
+      return make(ValueKind::kObject, f);
+    }
+    if (f.rfind(kScriptListPrefix, 0) == 0) {
+      need(1, 1);  // torch.jit._pickle.build_intlist(list) etc.: the typed list itself
+      if (!args[0]->is(ValueKind::kList)) fail(f + " argument is not a list");
+      return const_cast<Value*>(args[0]);
+    }
+    if (f == kScriptRestoreTypeTag) {
+      need(2, 2);  // (container, type string): the container, its static type dropped
+      return const_cast<Value*>(args[0]);
     }
     if (f == "numpy.dtype") {
       need(1, 3);
@@ -578,11 +607,22 @@ class Unpickler {
     return make(ValueKind::kInt, t.item<int64_t>());
   }
 
+  // BUILD copies its state dict into the object; one memoized dict built into many objects
+  // would grow quadratically in the input, so the copies are bounded by the input's size.
+  void count_copied(size_t entries) {
+    copied_entries_ += entries;
+    if (copied_entries_ > size_ + (size_t{1} << 16)) {
+      fail("object states copy " + std::to_string(copied_entries_) +
+           " dict entries, more than a " + std::to_string(size_) + "-byte pickle can hold");
+    }
+  }
+
   // BUILD on an allow-listed object: fills it from its pickled state.
   void build_object(Value& target, const Value& state) {
     const std::string& cls = target.as_string();
     if (cls == "argparse.Namespace") {
       if (!state.is(ValueKind::kDict)) fail("argparse.Namespace state is not a dict");
+      count_copied(state.dict().entries.size());
       target.reset(ValueKind::kDict, state.dict());
       return;
     }
@@ -606,6 +646,17 @@ class Unpickler {
     }
     if (cls == "numpy.ndarray") {
       target.reset(ValueKind::kTensor, numpy_array(state));
+      return;
+    }
+    if (cls.rfind(kScriptClassPrefix, 0) == 0) {
+      // A module's attributes; a class with its own __getstate__ pickles other state, which
+      // stays opaque (an object of that class).
+      const std::string name = cls.substr(std::char_traits<char>::length(kScriptClassPrefix));
+      if (state.is(ValueKind::kDict)) {
+        count_copied(state.dict().entries.size());
+        target.reset(ValueKind::kDict, state.dict());
+      }
+      (*script_classes_)[&target] = name;
       return;
     }
     fail("BUILD on a " + cls);
@@ -803,6 +854,9 @@ class Unpickler {
   std::unordered_map<std::string, Value*> storages_;
   std::unordered_map<std::string, Value*> views_;
   std::unordered_set<const Value*> storage_values_;
+  PickleOptions options_;
+  std::unordered_map<const Value*, std::string>* script_classes_ = nullptr;
+  size_t copied_entries_ = 0;  // dict entries copied by BUILD (count_copied)
 };
 
 }  // namespace
@@ -818,8 +872,8 @@ bool storage_dtype(const std::string& name, c10::ScalarType* dtype) {
 }
 
 Unpickled read_pickle(const void* data, size_t size, const StorageLoader& load_storage,
-                      const std::string& context) {
-  return Unpickler(static_cast<const uint8_t*>(data), size, load_storage, context).run();
+                      const std::string& context, const PickleOptions& options) {
+  return Unpickler(static_cast<const uint8_t*>(data), size, load_storage, context, options).run();
 }
 
 }  // namespace ptinfer::checkpoint

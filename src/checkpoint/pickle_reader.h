@@ -17,12 +17,19 @@
 //   numpy.core.multiarray._reconstruct(numpy.ndarray, (0,), b'b') + BUILD(version, shape, dtype,
 //     is_fortran, bytes) -> tensor (a copy; numeric dtypes only, object arrays are refused)
 //   (numpy 2 names these numpy._core.multiarray.*; both are accepted)
+// In TorchScript mode (PickleOptions::torchscript, for the data.pkl of a torch.jit.save archive)
+// also, as data:
+//   __torch__.<class>() + BUILD(dict of attributes) -> dict of the attributes, its class recorded
+//     in Unpickled::script_classes (BUILD with other state leaves an object of the class)
+//   torch.jit._pickle.build_{int,double,bool,tensor}list(list) -> the list
+//   torch.jit._pickle.restore_type_tag(container, type) -> the container
+// Nothing of the archive's TorchScript code is compiled or run.
 // Every other global (os.system, builtins.eval, ...) is refused at the opcode that names it.
 //
 // Opcodes: those of protocol 2 that torch.save writes, plus FRAME/MEMOIZE/STACK_GLOBAL/
 // SHORT_BINUNICODE/BINUNICODE8 from protocol 4. Each read is bounds-checked against the input,
 // so bad input gives Error(kCorruptData) naming the opcode and byte offset; allocations are
-// bounded by the input size.
+// bounded by the input size (including the dict entries BUILD copies into objects).
 #pragma once
 
 #include <c10/core/ScalarType.h>
@@ -32,6 +39,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 
 #include "checkpoint/pickle_value.h"
 
@@ -48,6 +56,13 @@ struct Unpickled {
   std::unique_ptr<ValueArena> arena;
   const Value* root = nullptr;
   size_t end = 0;  // bytes consumed, STOP included (the legacy format has pickles back to back)
+  // TorchScript mode: each object of a compiled class -> its class name without "__torch__."
+  // (e.g. "torchvision.models.squeezenet.SqueezeNet").
+  std::unordered_map<const Value*, std::string> script_classes;
+};
+
+struct PickleOptions {
+  bool torchscript = false;  // also read TorchScript's data.pkl globals (see above)
 };
 
 // Interprets `size` bytes at `data` up to STOP. `context` (e.g. "<path>: data.pkl") prefixes
@@ -58,7 +73,7 @@ struct Unpickled {
 // and Error(kUnsupported) for globals outside the allow-list, e.g.
 // "<context>: refusing global 'os.system' (not in the allow-list of torch.save checkpoints)".
 Unpickled read_pickle(const void* data, size_t size, const StorageLoader& load_storage,
-                      const std::string& context);
+                      const std::string& context, const PickleOptions& options = {});
 
 // The dtype a torch.<name> storage class holds ("FloatStorage" -> kFloat), or false when
 // `name` is not a storage class we read.

@@ -125,7 +125,8 @@ void append_key_repr(const Value& key, int depth, std::string& out) {
       return;
     case ValueKind::kFloat: {
       double v = key.as_double();
-      if (v == static_cast<double>(static_cast<int64_t>(v)) && v > -9.2e18 && v < 9.2e18) {
+      // Range first: casting a double outside int64 is undefined (found by fuzz/pickle_fuzz).
+      if (v > -9.2e18 && v < 9.2e18 && v == static_cast<double>(static_cast<int64_t>(v))) {
         out += "i:" + std::to_string(static_cast<int64_t>(v));  // 1.0 == 1 in Python
       } else {
         char buf[40];

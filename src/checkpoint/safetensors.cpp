@@ -148,9 +148,10 @@ void write_safetensors(const StateDict& sd, const std::map<std::string, std::str
     if (!names.insert(name).second || name == "__metadata__") {
       throw Error(ErrorKind::kInvalidArgument, path + ": duplicate tensor name '" + name + "'");
     }
-    auto d = std::find_if(std::begin(kDtypes), std::end(kDtypes), [&tensor](const DtypeCode& c) {
-      return c.dtype == tensor.scalar_type();
-    });
+    const c10::ScalarType dtype = tensor.scalar_type();  // (C++17 lambdas cannot capture
+                                                         // structured bindings; clang refuses)
+    auto d = std::find_if(std::begin(kDtypes), std::end(kDtypes),
+                          [dtype](const DtypeCode& c) { return c.dtype == dtype; });
     if (d == std::end(kDtypes)) {
       throw Error(ErrorKind::kInvalidArgument, path + ": tensor '" + name + "' has dtype " +
                                                    c10::toString(tensor.scalar_type()) +

@@ -19,6 +19,11 @@ struct TinyNetImpl : torch::nn::Module {
         "layer1", torch::nn::Sequential(torch::nn::Conv2d(4, 4, 1), torch::nn::BatchNorm2d(4)));
     fc = register_module("fc", torch::nn::Linear(4, 3));
   }
+  torch::Tensor forward(torch::Tensor x) {
+    x = torch::relu(bn1->forward(conv1->forward(x)));
+    x = layer1->forward(x);
+    return fc->forward(x.mean({2, 3}));
+  }
   torch::nn::Conv2d conv1{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};
   torch::nn::Sequential layer1{nullptr};
@@ -63,6 +68,32 @@ TEST(StateDictLoadingTest, LoadsTrainingCheckpointWithoutModulePrefix) {
 }
 
 TEST(StateDictLoadingTest, LoadsFp16WeightsIntoFp32Model) { expect_loads("fp16_weights.pth"); }
+
+// Apex O2: fp16 weights with fp32 BatchNorm load into the fp32 model (cast as PyTorch's
+// load_state_dict casts) and give the logits PyTorch computed with that model.
+TEST(StateDictLoadingTest, ApexO2CheckpointGivesPyTorchsLogits) {
+  expect_loads("apex_o2.pth.tar");
+  const nlohmann::json& entry = manifest()["apex_o2.pth.tar"];
+  TinyNet net;
+  load_state_dict_strict(*net, load_checkpoint(fixture_path("apex_o2.pth.tar")).state_dict);
+  net->eval();
+  const nlohmann::json& in = entry["input"];
+  std::vector<float> values;
+  for (const auto& v : in["values"]) values.push_back(v.get<float>());
+  torch::Tensor x = torch::tensor(values).reshape(in["shape"].get<std::vector<int64_t>>());
+  torch::NoGradGuard no_grad;
+  torch::Tensor logits = net->forward(x);
+  std::vector<double> want = entry["logits"]["values"].get<std::vector<double>>();
+  torch::Tensor expected = torch::tensor(want, torch::kDouble).reshape(logits.sizes());
+  EXPECT_TRUE(torch::allclose(logits.to(torch::kDouble), expected, 1e-6, 1e-6))
+      << logits << expected;
+}
+
+// A TorchScript archive's weights, read as data, load into the native twin.
+TEST(StateDictLoadingTest, LoadsTorchScriptWeights) {
+  expect_loads("torchscript.pt");
+  expect_loads("traced.pt");
+}
 
 TEST(StateDictLoadingTest, ReportsMissingUnexpectedAndMisshapedKeysTogether) {
   StateDict sd = load_checkpoint(fixture_path("bare_state_dict.pth")).state_dict;

@@ -76,6 +76,14 @@ TorchZip::TorchZip(const std::string& path) : path_(path) {
 
 TorchZip::~TorchZip() = default;
 
+bool TorchZip::is_torchscript() const {
+  if (directory_.count("constants.pkl") != 0) return true;
+  for (const auto& entry : directory_) {
+    if (entry.first.rfind("code/", 0) == 0) return true;
+  }
+  return false;
+}
+
 void TorchZip::check_record(const std::string& name) const {
   auto it = directory_.find(name);
   if (it == directory_.end()) {

@@ -39,6 +39,10 @@ class TorchZip {
 
   const std::string& path() const { return path_; }
 
+  // True for a torch.jit.save archive (TorchScript): it has a constants.pkl record or code/
+  // records beside data.pkl, which torch.save never writes.
+  bool is_torchscript() const;
+
  private:
   // Checks `name` (without the archive folder) against the central directory before LibTorch
   // allocates it.

@@ -26,6 +26,9 @@ CommandRunner add_inspect_command(CLI::App& app);
 // `ptinfer convert IN OUT.safetensors`: a checkpoint's state dict written as safetensors.
 CommandRunner add_convert_command(CLI::App& app);
 
+// `ptinfer finetune`: fine-tune a checkpoint on an ImageFolder and write a guide-format checkpoint.
+CommandRunner add_finetune_command(CLI::App& app);
+
 // `ptinfer serve`: the HTTP inference server with dynamic batching.
 CommandRunner add_serve_command(CLI::App& app);
 

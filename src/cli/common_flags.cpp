@@ -11,9 +11,11 @@
 namespace ptinfer::cli {
 
 void add_common_flags(CLI::App& app, CommonFlags& f) {
-  app.add_option("-a,--arch", f.arch, "model architecture (torchvision name)")
+  app.add_option("-a,--arch", f.arch, "model architecture (torchvision name), or torchscript to run a torch.jit.save "
+                 "archive as saved (runs its TorchScript code: only for archives you trust)")
       ->capture_default_str();
-  app.add_option("--resume", f.resume, "checkpoint to load (torch.save file: .pth, .pth.tar)");
+  app.add_option("--resume", f.resume, "checkpoint to load (torch.save file: .pth, .pth.tar; .safetensors; a "
+                 "torch.jit.save archive)");
   app.add_option("--checkpoint-key", f.checkpoint_key,
                  "key holding the weights (default: state_dict_ema, model_ema, state_dict, model, "
                  "else the whole file, as timm picks)");
@@ -37,6 +39,8 @@ void add_common_flags(CLI::App& app, CommonFlags& f) {
       ->capture_default_str();
   app.add_option("--amp-dtype", f.amp_dtype, "low precision of --amp O1..O3: bf16 or fp16 (CUDA)")
       ->capture_default_str();
+  app.add_flag("--no-fast-path", f.no_fast_path,
+               "run the plain eager module instead of the folded, fused fast path (the reference)");
 }
 
 engine::EngineOptions engine_options(const CommonFlags& f, const runtime::RuntimeConfig& config) {
@@ -44,6 +48,7 @@ engine::EngineOptions engine_options(const CommonFlags& f, const runtime::Runtim
   o.arch = f.arch;
   o.checkpoint = f.resume;
   o.checkpoint_key = f.checkpoint_key;
+  o.input_size = f.crop_size;
   if (f.threads) {
     if (*f.threads < 1) {
       throw Error(ErrorKind::kInvalidArgument,
@@ -59,6 +64,7 @@ engine::EngineOptions engine_options(const CommonFlags& f, const runtime::Runtim
   o.device = engine::resolve_device({f.device, f.npu, config.device_id});
   o.amp.level = amp::parse_opt_level(f.amp, "--amp");
   o.amp.dtype = amp::parse_low_dtype(f.amp_dtype, "--amp-dtype");
+  o.fast_path = !f.no_fast_path;
   return o;
 }
 

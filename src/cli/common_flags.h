@@ -28,10 +28,11 @@ struct CommonFlags {
   std::optional<int> threads;
   std::string amp = "O0";         // --amp: precision policy O0..O3 (amp/policy.h)
   std::string amp_dtype = "bf16";  // --amp-dtype: low precision of O1..O3
+  bool no_fast_path = false;       // --no-fast-path: run the plain eager module (the reference)
 };
 
 // Registers -a/--arch, --resume, --checkpoint-key, --pretrained, --device, --npu, --num-classes, --resize-size,
-// --crop-size, --mean, --std, --threads, --amp, --amp-dtype on `app`, writing into `flags`.
+// --crop-size, --mean, --std, --threads, --amp, --amp-dtype, --no-fast-path on `app`, writing into `flags`.
 void add_common_flags(CLI::App& app, CommonFlags& flags);
 
 // The Engine options after parsing, with the device resolved from the flags and the runtime

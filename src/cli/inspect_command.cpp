@@ -1,6 +1,9 @@
 // `ptinfer inspect FILE [--json]`: what a checkpoint holds (format, keys, metadata, tensor and
 // parameter counts per dtype, the head) and which registered architectures its state dict fits.
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <chrono>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -20,16 +23,18 @@ struct InspectFlags {
   std::string file;
   bool json = false;
   std::string checkpoint_key;
+  bool no_match = false;  // --no-match: skip building candidate models
 };
 
 // The registered architecture whose freshly built model has exactly the state dict's keys and
-// shapes (built with the head's number of classes), or "" when none does. Registered
+// shapes (built with the head's number of classes), or "" when none does. `want`: the state
+// dict's name -> shape. Registered
 // architectures differ in keys or shapes, so at most one matches; the checkpoint's own `arch`
 // is tried first because building a model costs a random initialisation. Nothing is cached.
-std::string matching_architecture(const checkpoint::StateDict& sd, int64_t num_classes,
+using Shapes = std::map<std::string, std::vector<int64_t>>;
+
+std::string matching_architecture(const Shapes& want, int64_t num_classes,
                                   const std::optional<std::string>& hint) {
-  std::map<std::string, std::vector<int64_t>> want;
-  for (const auto& [name, t] : sd) want[name] = t.sizes().vec();
   std::vector<std::string> order = models::model_names();
   if (hint) {
     auto it = std::find(order.begin(), order.end(), *hint);
@@ -43,6 +48,12 @@ std::string matching_architecture(const checkpoint::StateDict& sd, int64_t num_c
     if (have == want) return arch;
   }
   return "";
+}
+
+int64_t total_bytes(const checkpoint::StateDictSummary& s) {
+  int64_t bytes = 0;
+  for (const auto& entry : s.per_dtype) bytes += entry.second.bytes;
+  return bytes;
 }
 
 std::string join(const std::vector<std::string>& items) {
@@ -60,7 +71,10 @@ std::string shape_string(const std::vector<int64_t>& shape) {
 int run_inspect(const InspectFlags& flags) {
   checkpoint::LoadOptions options;
   options.checkpoint_key = flags.checkpoint_key;
+  const auto start = std::chrono::steady_clock::now();
   checkpoint::Checkpoint ckpt = checkpoint::load_checkpoint(flags.file, options);
+  const double load_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   std::string head_key;
   if (ckpt.arch) {
     try {
@@ -71,8 +85,18 @@ int run_inspect(const InspectFlags& flags) {
   }
   checkpoint::StateDictSummary s = checkpoint::summarize_state_dict(ckpt.state_dict, head_key);
   const int64_t num_classes = s.head_shape.empty() ? 0 : s.head_shape[0];
+  Shapes shapes;
+  for (const auto& [name, t] : ckpt.state_dict) shapes[name] = t.sizes().vec();
+  // Only shapes are needed from here on: free the tensors before building candidate models, so
+  // peak memory is the larger of the two, not their sum.
+  ckpt.state_dict.clear();
   std::string arch_match;
-  if (num_classes > 0) arch_match = matching_architecture(ckpt.state_dict, num_classes, ckpt.arch);
+  // bench/checkpoint_load.py reads this line (PTINFER_LOG_STDOUT=1).
+  spdlog::info("inspect: read {} ({} tensors, {} bytes) in {:.1f} ms", flags.file, s.tensors,
+               total_bytes(s), load_ms);
+  if (num_classes > 0 && !flags.no_match) {
+    arch_match = matching_architecture(shapes, num_classes, ckpt.arch);
+  }
 
   if (flags.json) {
     nlohmann::json j;
@@ -88,6 +112,16 @@ int run_inspect(const InspectFlags& flags) {
     if (!ckpt.classes.empty()) meta["classes"] = ckpt.classes;
     j["metadata"] = meta;
     j["other_keys"] = ckpt.other_keys;
+    if (!ckpt.script_class.empty()) j["class"] = ckpt.script_class;
+    if (!ckpt.amp.empty()) {
+      nlohmann::json amp = nlohmann::json::object();
+      for (const auto& scaler : ckpt.amp) {
+        nlohmann::json entry = {{"loss_scale", *scaler.loss_scale}};
+        if (scaler.unskipped) entry["unskipped"] = *scaler.unskipped;
+        amp[scaler.name] = entry;
+      }
+      j["amp"] = amp;
+    }
     j["tensors"] = s.tensors;
     j["elements"] = s.elements;
     j["parameters"] = s.parameters;
@@ -106,6 +140,10 @@ int run_inspect(const InspectFlags& flags) {
   std::ostringstream out;
   out << "file: " << flags.file << "\n";
   out << "format: " << ckpt.format << "\n";
+  if (!ckpt.script_class.empty()) {
+    out << "class: " << ckpt.script_class
+        << " (TorchScript; run it with --arch torchscript, which executes its code)\n";
+  }
   std::vector<std::string> keys(
       ckpt.top_level_keys.begin(),
       ckpt.top_level_keys.begin() + std::min<size_t>(ckpt.top_level_keys.size(), 10));
@@ -114,7 +152,9 @@ int run_inspect(const InspectFlags& flags) {
   }
   out << "top-level keys: " << join(keys) << "\n";
   out << "state dict: "
-      << (ckpt.state_dict_key.empty() ? "the top level" : "'" + ckpt.state_dict_key + "'");
+      << (!ckpt.script_class.empty()       ? "the module's tensor attributes"
+          : ckpt.state_dict_key.empty() ? "the top level"
+                                        : "'" + ckpt.state_dict_key + "'");
   if (!ckpt.stripped_prefixes.empty())
     out << " (prefixes removed: " << join(ckpt.stripped_prefixes) << ")";
   out << "\n";
@@ -123,6 +163,11 @@ int run_inspect(const InspectFlags& flags) {
   if (ckpt.best_acc1) out << "best_acc1: " << std::setprecision(17) << *ckpt.best_acc1 << "\n";
   if (!ckpt.classes.empty()) out << "classes: " << ckpt.classes.size() << "\n";
   if (!ckpt.other_keys.empty()) out << "other keys: " << join(ckpt.other_keys) << "\n";
+  for (const auto& scaler : ckpt.amp) {
+    out << "amp: " << scaler.name << " loss_scale " << *scaler.loss_scale;
+    if (scaler.unskipped) out << ", unskipped " << *scaler.unskipped;
+    out << " (Apex)\n";
+  }
   out << "tensors: " << s.tensors << "\n";
   out << "parameters: " << s.parameters << " (" << s.elements << " elements with buffers)\n";
   for (const auto& [name, d] : s.per_dtype) {
@@ -135,7 +180,9 @@ int run_inspect(const InspectFlags& flags) {
   } else {
     out << "head: not found\n";
   }
-  out << "matching architecture: " << (arch_match.empty() ? "none" : arch_match) << "\n";
+  out << "matching architecture: "
+      << (flags.no_match ? "not searched (--no-match)" : arch_match.empty() ? "none" : arch_match)
+      << "\n";
   std::cout << out.str() << std::flush;
   return 0;
 }
@@ -147,9 +194,12 @@ CommandRunner add_inspect_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "inspect",
       "What a checkpoint holds: format, keys, metadata, tensors, matching architectures");
-  cmd->add_option("file", flags->file, "checkpoint (torch.save zip or legacy format, safetensors)")
+  cmd->add_option("file", flags->file, "checkpoint (torch.save zip or legacy format, safetensors, torch.jit.save archive)")
       ->required();
   cmd->add_flag("--json", flags->json, "print one JSON object instead of text");
+  cmd->add_flag("--no-match", flags->no_match,
+                "skip the search for a matching registered architecture (it builds candidate "
+                "models)");
   cmd->add_option("--checkpoint-key", flags->checkpoint_key,
                   "top-level key holding the state dict (default: state_dict_ema, model_ema, "
                   "state_dict, model, as timm picks)");

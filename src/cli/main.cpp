@@ -38,7 +38,8 @@ int main(int argc, char** argv) {
                                               cli::add_inspect_command(app),
                                               cli::add_convert_command(app),
                                               cli::add_serve_command(app),
-                                              cli::add_bench_command(app)};
+                                              cli::add_bench_command(app),
+                                              cli::add_finetune_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

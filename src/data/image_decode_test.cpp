@@ -137,5 +137,31 @@ TEST(ImageDecode, RandomCorruptionNeverCrashes) {
   }
 }
 
+// Dimensions whose product overflows int64 (found by fuzz/image_decode_fuzz): refused as too
+// large, with no undefined arithmetic (the sanitizer build checks that).
+TEST(ImageDecode, HugeBmpDimensionsAreRefusedBeforeMultiplyingThem) {
+  std::vector<uint8_t> bmp(54, 0);
+  auto put32 = [&bmp](size_t at, uint32_t v) {
+    for (int i = 0; i < 4; ++i) bmp[at + i] = static_cast<uint8_t>(v >> (8 * i));
+  };
+  bmp[0] = 'B';
+  bmp[1] = 'M';
+  put32(2, 54);
+  put32(10, 54);          // pixel data offset
+  put32(14, 40);          // BITMAPINFOHEADER
+  put32(18, 4244307975);  // width
+  put32(22, 4261215484);  // height (bottom-up: both near 2^32)
+  bmp[26] = 1;            // planes
+  bmp[28] = 24;           // bits per pixel, BI_RGB
+  try {
+    decode_image(bmp.data(), bmp.size(), "huge.bmp");
+    FAIL() << "decoded";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kUnsupported) << e.what();
+    EXPECT_NE(std::string(e.what()).find("huge.bmp: BMP image of 4244307975x"), std::string::npos)
+        << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace ptinfer::data

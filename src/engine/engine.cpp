@@ -9,6 +9,8 @@
 #include "amp/model_policy.h"
 #include "checkpoint/checkpoint.h"
 #include "common/error.h"
+#include "engine/torchscript_model.h"
+#include "fastpath/fast_path.h"
 #include "models/registry.h"
 
 namespace ptinfer::engine {
@@ -41,6 +43,10 @@ std::string pretrained_weights_path(const std::string& arch) {
 Engine::Engine(const EngineOptions& options) : device_(options.device), amp_(options.amp) {
   amp::check_supported(amp_, device_);  // before the (slow) checkpoint read
   info_.arch = options.arch;
+  if (options.arch == kTorchScriptArch) {
+    init_torchscript(options);
+    return;
+  }
   std::optional<checkpoint::Checkpoint> pretrained, resumed;
   if (options.pretrained) {
     std::string path = pretrained_weights_path(options.arch);
@@ -76,20 +82,77 @@ Engine::Engine(const EngineOptions& options) : device_(options.device), amp_(opt
   if (num_classes == 0) num_classes = 1000;
   info_.num_classes = num_classes;
 
-  model_ = models::create_model(options.arch, num_classes);
-  if (pretrained && !resumed) checkpoint::load_state_dict_strict(*model_, pretrained->state_dict);
-  if (resumed) checkpoint::load_state_dict_strict(*model_, resumed->state_dict);
+  auto native = models::create_model(options.arch, num_classes);
+  if (pretrained && !resumed) checkpoint::load_state_dict_strict(*native, pretrained->state_dict);
+  if (resumed) {
+    try {
+      checkpoint::load_state_dict_strict(*native, resumed->state_dict);
+    } catch (const Error& e) {
+      if (resumed->format != "torchscript") throw;
+      throw Error(e.kind(), std::string(e.what()) + "\n" + options.checkpoint +
+                                " is a TorchScript archive (" + resumed->script_class +
+                                "); --arch torchscript runs it as saved, executing its "
+                                "TorchScript code (the trust torch.jit.load asks for)");
+    }
+  }
   if (!pretrained && !resumed) info_.weights = "random init";
   if (!info_.class_names.empty() && static_cast<int64_t>(info_.class_names.size()) != num_classes) {
     spdlog::warn("checkpoint records {} class names for a {}-class head; ignoring the names",
                  info_.class_names.size(), num_classes);
     info_.class_names.clear();
   }
-  model_->to(device_);
-  model_->eval();
-  amp::apply_to_model(*model_, amp_);
+  if (options.fast_path) {  // fastpath/fast_path.h: replaces the module when it has a fast form
+    native->eval();
+    fastpath::FastPathOptions fast{fastpath::kernels_from_env(), amp_, device_};
+    if (auto fast_model = fastpath::build(*native, fast)) {
+      spdlog::info("engine: fast path ({} kernels)", fastpath::to_string(fast.kernels));
+      native = std::move(fast_model);
+    } else {
+      spdlog::info("engine: no fast path: {}", fastpath::unsupported_reason(*native, fast));
+    }
+  }
+  model_ = wrap_native(std::move(native));
+  model_->to_device_eval(device_);
+  model_->apply_policy(amp_);
   spdlog::info("engine: {} ({} classes) on {} from {}, amp {} ({})", options.arch, num_classes,
                device_.str(), info_.weights, amp::to_string(amp_.level),
+               amp::to_string(amp_.dtype));
+}
+
+void Engine::init_torchscript(const EngineOptions& options) {
+  if (options.checkpoint.empty()) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "--arch torchscript needs --resume FILE, a torch.jit.save archive");
+  }
+  if (options.pretrained) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "--pretrained does not apply to --arch torchscript (the archive holds the weights)");
+  }
+  if (!options.checkpoint_key.empty()) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "--checkpoint-key does not apply to --arch torchscript (the archive holds one "
+                "module)");
+  }
+  model_ = load_torchscript(options.checkpoint, device_);
+  model_->apply_policy(amp_);
+  info_.weights = options.checkpoint;
+  torch::Tensor probe = run(torch::zeros({1, 3, options.input_size, options.input_size}));
+  if (probe.dim() != 2 || probe.size(0) != 1) {
+    std::string shape;
+    for (int64_t d : probe.sizes()) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
+    throw Error(ErrorKind::kUnsupported,
+                options.checkpoint + ": the TorchScript model returns [" + shape + "] for a [1, 3, " +
+                    std::to_string(options.input_size) + ", " + std::to_string(options.input_size) +
+                    "] input, expected [1, num_classes] logits");
+  }
+  info_.num_classes = probe.size(1);
+  if (options.num_classes != 0 && options.num_classes != info_.num_classes) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "--num-classes " + std::to_string(options.num_classes) + " but the TorchScript model " +
+                    options.checkpoint + " has " + std::to_string(info_.num_classes) + " outputs");
+  }
+  spdlog::info("engine: TorchScript {} ({} classes) on {}, amp {} ({})", options.checkpoint,
+               info_.num_classes, device_.str(), amp::to_string(amp_.level),
                amp::to_string(amp_.dtype));
 }
 

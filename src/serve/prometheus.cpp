@@ -72,6 +72,18 @@ void ServeMetrics::observe_batch(const std::string& name, const BatchStats& stat
   for (double q : stats.queue_seconds) m.queue.observe(q);
 }
 
+void ServeMetrics::set_model_ready(const std::string& name, bool ready) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  model(name).ready = ready;
+}
+
+void ServeMetrics::observe_warmup(const std::string& name, int calls, double seconds) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ModelMetrics& m = model(name);
+  m.warmup_calls += calls;
+  m.warmup_seconds += seconds;
+}
+
 std::string ServeMetrics::render(const std::map<std::string, size_t>& queue_depths) const {
   std::lock_guard<std::mutex> lock(mutex_);
   std::string out;
@@ -107,6 +119,20 @@ std::string ServeMetrics::render(const std::map<std::string, size_t>& queue_dept
   header(out, "ptinfer_queue_depth", "gauge", "Requests waiting in the model's queue");
   for (const auto& [name, depth] : queue_depths) {
     out += "ptinfer_queue_depth{" + label(name) + "} " + std::to_string(depth) + "\n";
+  }
+  header(out, "ptinfer_model_ready", "gauge", "1 once the model is loaded and warmed up");
+  for (const auto& [name, m] : models_) {
+    out += "ptinfer_model_ready{" + label(name) + "} " + (m.ready ? "1" : "0") + "\n";
+  }
+  header(out, "ptinfer_warmup_calls_total", "counter",
+         "Model calls made to warm the model up, one per batch size");
+  for (const auto& [name, m] : models_) {
+    out += "ptinfer_warmup_calls_total{" + label(name) + "} " + std::to_string(m.warmup_calls) +
+           "\n";
+  }
+  header(out, "ptinfer_warmup_seconds", "gauge", "Time the warm-up took");
+  for (const auto& [name, m] : models_) {
+    out += "ptinfer_warmup_seconds{" + label(name) + "} " + number(m.warmup_seconds) + "\n";
   }
   return out;
 }

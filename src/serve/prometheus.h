@@ -1,6 +1,7 @@
 // The server's metrics in Prometheus' text exposition format (version 0.0.4): request counts by
 // model and status, latency histograms (end to end, queue, compute), the batch-size histogram,
-// runner calls and the queue depth per model.
+// runner calls and the queue depth per model, and whether each model is ready (loaded and warmed
+// up) with its warm-up calls and time.
 #pragma once
 
 #include <map>
@@ -37,6 +38,10 @@ class ServeMetrics {
   void observe_request(const std::string& model, int status, double seconds);
   // One runner call of `model`'s batcher.
   void observe_batch(const std::string& model, const BatchStats& stats);
+  // Whether `model` is loaded and warmed up (ptinfer_model_ready 0/1).
+  void set_model_ready(const std::string& model, bool ready);
+  // `model`'s warm-up: `calls` model calls (one per batch size) taking `seconds` in all.
+  void observe_warmup(const std::string& model, int calls, double seconds);
   // The exposition text; `queue_depths` gives the ptinfer_queue_depth gauge per model.
   std::string render(const std::map<std::string, size_t>& queue_depths) const;
 
@@ -47,6 +52,9 @@ class ServeMetrics {
     Histogram queue;                   // submission to batch start, seconds
     Histogram compute;                 // model call, seconds
     Histogram batch_size;
+    bool ready = false;
+    int warmup_calls = 0;
+    double warmup_seconds = 0;
     ModelMetrics();
   };
   ModelMetrics& model(const std::string& name);  // requires mutex_

@@ -44,6 +44,21 @@ TEST(ServeMetrics, RendersRequestsBatchesAndQueueDepth) {
   EXPECT_TRUE(contains(out, "ptinfer_request_duration_seconds_count{model=\"r18\"} 3\n")) << out;
   EXPECT_TRUE(contains(out, "# TYPE ptinfer_batch_size histogram\n")) << out;
   EXPECT_TRUE(contains(out, "ptinfer_queue_depth{model=\"r18\"} 3\n")) << out;
+  EXPECT_TRUE(contains(out, "ptinfer_model_ready{model=\"r18\"} 0\n")) << out;
+}
+
+TEST(ServeMetrics, ReadinessAndWarmup) {
+  ServeMetrics m;
+  m.set_model_ready("a", false);
+  m.set_model_ready("b", false);
+  m.observe_warmup("b", 4, 0.5);
+  m.set_model_ready("b", true);
+  std::string out = m.render({});
+  EXPECT_TRUE(contains(out, "ptinfer_model_ready{model=\"a\"} 0\n")) << out;
+  EXPECT_TRUE(contains(out, "ptinfer_model_ready{model=\"b\"} 1\n")) << out;
+  EXPECT_TRUE(contains(out, "ptinfer_warmup_calls_total{model=\"a\"} 0\n")) << out;
+  EXPECT_TRUE(contains(out, "ptinfer_warmup_calls_total{model=\"b\"} 4\n")) << out;
+  EXPECT_TRUE(contains(out, "ptinfer_warmup_seconds{model=\"b\"} 0.5\n")) << out;
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <iostream>
@@ -17,7 +18,9 @@
 #include "data/image_decode.h"
 #include "engine/engine.h"
 #include "metrics/topk.h"
+#include "serve/connection_limit.h"
 #include "serve/kserve.h"
+#include "serve/model_store.h"
 #include "serve/prometheus.h"
 
 namespace ptinfer::serve {
@@ -29,16 +32,6 @@ using nlohmann::json;
 // Set by the signal handler, polled by the watcher thread (a handler may only touch this).
 volatile std::sig_atomic_t g_stop_signal = 0;
 extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
-
-bool valid_model_name(const std::string& name) {
-  if (name.empty()) return false;
-  for (char c : name) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.')) {
-      return false;
-    }
-  }
-  return true;
-}
 
 int http_status_for(ErrorKind kind) {
   switch (kind) {
@@ -56,11 +49,26 @@ int http_status_for(ErrorKind kind) {
   return 500;
 }
 
+// One model. `spec` is fixed before serving; the loader thread fills the rest and then sets
+// `ready` (release); request threads read the rest only after seeing `ready` (acquire).
 struct ServedModel {
   ModelSpec spec;
   std::unique_ptr<engine::Engine> engine;
   std::vector<std::string> labels;  // one per class
   std::unique_ptr<Batcher> batcher;
+  std::atomic<bool> ready{false};
+};
+
+// The TaskQueue httplib owns (and deletes after listening) forwards to the server's
+// BoundedTaskQueue, which lives as long as the server so that stop_limiting() is always safe.
+class TaskQueueRef : public httplib::TaskQueue {
+ public:
+  explicit TaskQueueRef(BoundedTaskQueue* queue) : queue_(queue) {}
+  void enqueue(std::function<void()> fn) override { queue_->enqueue(std::move(fn)); }
+  void shutdown() override { queue_->shutdown(); }
+
+ private:
+  BoundedTaskQueue* queue_;
 };
 
 // Which API a route belongs to decides the error body's form.
@@ -83,14 +91,21 @@ class Server {
  public:
   explicit Server(const ServeOptions& options) : options_(options) {
     if (options.models.empty()) {
-      throw Error(ErrorKind::kInvalidArgument, "--model: give at least one model to serve");
+      throw Error(ErrorKind::kInvalidArgument,
+                  "give at least one model to serve (--model or --model-store)");
     }
     for (const ModelSpec& spec : options.models) {
       if (models_.count(spec.name)) {
-        throw Error(ErrorKind::kInvalidArgument, "--model: name '" + spec.name + "' given twice");
+        throw Error(ErrorKind::kInvalidArgument, "model name '" + spec.name + "' given twice (" +
+                                                     models_[spec.name].spec.source + ", " +
+                                                     spec.source + ")");
       }
-      load_model(spec);
+      check_model_spec(spec);
+      models_[spec.name].spec = spec;
+      metrics_.set_model_ready(spec.name, false);
     }
+    pool_ = std::make_unique<BoundedTaskQueue>(static_cast<size_t>(options.http_threads),
+                                               static_cast<size_t>(options.max_connections));
   }
 
   int run() {
@@ -109,7 +124,8 @@ class Server {
     g_stop_signal = 0;
     auto old_term = std::signal(SIGTERM, on_stop_signal);
     auto old_int = std::signal(SIGINT, on_stop_signal);
-    std::atomic<bool> done{false};
+    std::atomic<bool> done{false};       // stop serving (a model failed to load, or exiting)
+    std::atomic<bool> listened{false};   // listen_after_bind has returned
     // httplib's stop() is not async-signal-safe, so a thread turns the flag into the call.
     std::thread watcher([&] {
       while (!done && !g_stop_signal) std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -117,58 +133,113 @@ class Server {
         spdlog::info("signal {}: stopping; answering the requests already accepted",
                      static_cast<int>(g_stop_signal));
       }
-      http_.stop();
+      // stop() does nothing before the listen loop has started, so repeat until it returned.
+      while (!listened) {
+        pool_->stop_limiting();  // the accept thread must not wait for a free slot now
+        http_.stop();
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
     });
-    spdlog::info("ptinfer serve: listening on http://{}:{}", options_.host, port);
+    // Returns after stop(), once the pool has finished every accepted connection.
+    std::thread listener([&] {
+      http_.listen_after_bind();
+      listened = true;
+    });
+    spdlog::info("ptinfer serve: listening on http://{}:{} ({} HTTP threads, at most {} "
+                 "connections)",
+                 options_.host, port, options_.http_threads, options_.max_connections);
     std::cout << "ptinfer serve: listening on http://" << options_.host << ":" << port << std::endl;
-    // Returns after stop(), once its thread pool has finished every accepted connection.
-    http_.listen_after_bind();
+
+    // Load the models while the health routes already answer (503 until ready).
+    std::exception_ptr load_error;
+    const auto load_start = Clock::now();
+    for (const ModelSpec& spec : options_.models) {
+      if (g_stop_signal) break;
+      try {
+        load_model(models_.at(spec.name));
+      } catch (...) {
+        load_error = std::current_exception();
+        break;
+      }
+    }
+    if (!load_error && !g_stop_signal) {
+      spdlog::info("ptinfer serve: ready, {} model(s) loaded and warmed up in {:.0f} ms",
+                   models_.size(), 1000 * seconds_since(load_start));
+      std::cout << "ptinfer serve: ready" << std::endl;
+    }
+    if (load_error) done = true;  // stop serving: a model the user asked for is missing
+    listener.join();
     done = true;
     watcher.join();
-    for (auto& [name, m] : models_) m.batcher->stop();
+    for (auto& [name, m] : models_) {
+      if (m.batcher) m.batcher->stop();
+    }
     std::signal(SIGTERM, old_term);
     std::signal(SIGINT, old_int);
+    if (load_error) std::rethrow_exception(load_error);
     spdlog::info("ptinfer serve: stopped");
     std::cout << "ptinfer serve: stopped" << std::endl;
     return 0;
   }
 
  private:
-  void load_model(const ModelSpec& spec) {
+  void load_model(ServedModel& m) {
+    const ModelSpec& spec = m.spec;
+    const auto start = Clock::now();
+    // Labels first: reading them is cheap and fails early.
+    std::vector<std::string> labels;
+    if (!spec.labels.empty()) labels = app::read_labels(spec.labels);
     engine::EngineOptions eo;
     eo.arch = spec.arch;
     eo.checkpoint = spec.checkpoint;
+    eo.checkpoint_key = spec.checkpoint_key;
     eo.device = options_.device;
-    ServedModel& m = models_[spec.name];
-    m.spec = spec;
+    eo.amp = spec.amp;
     m.engine = std::make_unique<engine::Engine>(eo);
     const int64_t classes = m.engine->info().num_classes;
     if (!spec.labels.empty()) {
-      m.labels = app::read_labels(spec.labels);
-      if (static_cast<int64_t>(m.labels.size()) != classes) {
+      if (static_cast<int64_t>(labels.size()) != classes) {
         throw Error(ErrorKind::kInvalidArgument,
-                    "--model " + spec.name + ": labels '" + spec.labels + "' name " +
-                        std::to_string(m.labels.size()) + " classes but the model has " +
+                    spec.source + ": labels '" + spec.labels + "' name " +
+                        std::to_string(labels.size()) + " classes but the model has " +
                         std::to_string(classes));
       }
+      m.labels = std::move(labels);
     } else if (static_cast<int64_t>(m.engine->info().class_names.size()) == classes) {
       m.labels = m.engine->info().class_names;
     } else {
       for (int64_t i = 0; i < classes; ++i) m.labels.push_back(std::to_string(i));
     }
-    // Warm up at the smallest and largest batch the batcher will run, so the first requests do
-    // not pay for allocator growth and oneDNN's kernel selection.
-    const int64_t crop = options_.preprocess.crop_size;
-    for (int64_t n : {int64_t{1}, int64_t{options_.batching.max_batch_size}}) {
-      m.engine->run(torch::zeros({n, 3, crop, crop}));
-    }
+    const double load_seconds = seconds_since(start);
+
+    // Warm up at every batch size the batcher can form, so that no request pays for the
+    // allocator growing or oneDNN / OpenBLAS choosing kernels for a new shape.
+    const int64_t crop = spec.preprocess.crop_size;
+    const int largest = std::min(spec.batching.max_batch_size, spec.batching.queue_size);
+    const auto warm_start = Clock::now();
+    for (int n = 1; n <= largest; ++n) m.engine->run(torch::zeros({n, 3, crop, crop}));
+    const double warm_seconds = seconds_since(warm_start);
+    metrics_.observe_warmup(spec.name, largest, warm_seconds);
+
     engine::Engine* engine = m.engine.get();
     const std::string name = spec.name;
     m.batcher = std::make_unique<Batcher>(
-        name, [engine](const torch::Tensor& batch) { return engine->run(batch); },
-        options_.batching, [this, name](const BatchStats& s) { metrics_.observe_batch(name, s); });
-    spdlog::info("model '{}': {} from '{}', {} classes, ready", name, spec.arch, spec.checkpoint,
-                 classes);
+        name, [engine](const torch::Tensor& batch) { return engine->run(batch); }, spec.batching,
+        [this, name](const BatchStats& s) { metrics_.observe_batch(name, s); });
+    m.ready.store(true, std::memory_order_release);
+    metrics_.set_model_ready(name, true);
+    spdlog::info(
+        "model '{}' ({}): {} from '{}', {} classes, loaded in {:.0f} ms, warmed up at batch "
+        "sizes 1..{} in {:.0f} ms, ready",
+        name, spec.source, spec.arch, spec.checkpoint, classes, 1000 * load_seconds, largest,
+        1000 * warm_seconds);
+  }
+
+  bool all_ready() const {
+    for (const auto& [name, m] : models_) {
+      if (!m.ready.load(std::memory_order_acquire)) return false;
+    }
+    return true;
   }
 
   ServedModel* find(const std::string& name) {
@@ -176,17 +247,25 @@ class Server {
     return it == models_.end() ? nullptr : &it->second;
   }
 
+  // Throws Error(kOverloaded) (503) while `m` is loading.
+  static void require_ready(const ServedModel& m) {
+    if (!m.ready.load(std::memory_order_acquire)) {
+      throw Error(ErrorKind::kOverloaded, "model '" + m.spec.name + "' is loading");
+    }
+  }
+
   // Decode + preprocess on the request thread, so that the batch thread only runs the model.
-  torch::Tensor preprocess(const std::string& bytes, const std::string& what) {
+  torch::Tensor preprocess(const ServedModel& m, const std::string& bytes,
+                           const std::string& what) {
     if (bytes.empty()) {
       throw Error(ErrorKind::kInvalidArgument,
                   what + " is empty: send the image as the body or as a multipart field");
     }
     data::Image image =
         data::decode_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), what);
-    const int64_t crop = options_.preprocess.crop_size;
+    const int64_t crop = m.spec.preprocess.crop_size;
     torch::Tensor t = torch::empty({3, crop, crop}, torch::kFloat32);
-    data::preprocess_image(image, options_.preprocess, t.data_ptr<float>());
+    data::preprocess_image(image, m.spec.preprocess, t.data_ptr<float>());
     return t;
   }
 
@@ -197,6 +276,7 @@ class Server {
       return set_error(res, Api::kTorchServe, 404, "model '" + name + "' not found", "not found");
     const auto start = Clock::now();
     try {
+      require_ready(*m);
       torch::Tensor input;
       if (req.is_multipart_form_data()) {
         // TorchServe reads the field "data" or "body"; any single file field is accepted.
@@ -206,9 +286,9 @@ class Server {
         auto it = req.files.find("data");
         if (it == req.files.end()) it = req.files.find("body");
         if (it == req.files.end()) it = req.files.begin();
-        input = preprocess(it->second.content, "multipart field '" + it->first + "'");
+        input = preprocess(*m, it->second.content, "multipart field '" + it->first + "'");
       } else {
-        input = preprocess(req.body, "request body");
+        input = preprocess(*m, req.body, "request body");
       }
       torch::Tensor logits = m->batcher->infer(input).unsqueeze(0);
       metrics::TopK top = metrics::top_k(logits, 5);
@@ -232,11 +312,12 @@ class Server {
     if (!m) return set_error(res, Api::kKServe, 404, "model '" + name + "' not found", "");
     const auto start = Clock::now();
     try {
+      require_ready(*m);
       InferRequest r = parse_infer_request(req.body);
       std::vector<torch::Tensor> rows;
       if (r.is_images) {
         for (size_t i = 0; i < r.images.size(); ++i) {
-          rows.push_back(preprocess(r.images[i], "inputs[0].data[" + std::to_string(i) + "]"));
+          rows.push_back(preprocess(*m, r.images[i], "inputs[0].data[" + std::to_string(i) + "]"));
         }
       } else {
         for (int64_t i = 0; i < r.tensor.size(0); ++i) rows.push_back(r.tensor[i]);
@@ -259,9 +340,15 @@ class Server {
     const std::string name = req.matches[1];
     ServedModel* m = find(name);
     if (!m) return set_error(res, Api::kKServe, 404, "model '" + name + "' not found", "");
-    if (ready_only)
-      return res.set_content(json{{"name", name}, {"ready", true}}.dump(), "application/json");
-    const int64_t crop = options_.preprocess.crop_size;
+    const bool ready = m->ready.load(std::memory_order_acquire);
+    if (ready_only) {
+      res.status = ready ? 200 : 503;
+      return res.set_content(json{{"name", name}, {"ready", ready}}.dump(), "application/json");
+    }
+    if (!ready) {
+      return set_error(res, Api::kKServe, 503, "model '" + name + "' is loading", "");
+    }
+    const int64_t crop = m->spec.preprocess.crop_size;
     json j = {
         {"name", name},
         {"versions", {"1"}},
@@ -275,8 +362,7 @@ class Server {
   }
 
   void configure_http() {
-    const int threads = std::max(1, options_.http_threads);
-    http_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    http_.new_task_queue = [this] { return new TaskQueueRef(pool_.get()); };
     http_.set_payload_max_length(options_.max_body_bytes);
     http_.set_read_timeout(options_.read_timeout_s, 0);
     http_.set_write_timeout(options_.write_timeout_s, 0);
@@ -333,15 +419,27 @@ class Server {
         res.set_content(body, "application/json");
       };
     };
-    http_.Get("/ping", json_reply({{"status", "Healthy"}}));
+    // Healthy / ready once every model is loaded and warmed up; 503 before.
+    http_.Get("/ping", [this](const httplib::Request&, httplib::Response& res) {
+      const bool ready = all_ready();
+      res.status = ready ? 200 : 503;
+      res.set_content(json{{"status", ready ? "Healthy" : "Unhealthy"}}.dump(),
+                      "application/json");
+    });
     http_.Get("/v2/health/live", json_reply({{"live", true}}));
-    http_.Get("/v2/health/ready", json_reply({{"ready", true}}));
+    http_.Get("/v2/health/ready", [this](const httplib::Request&, httplib::Response& res) {
+      const bool ready = all_ready();
+      res.status = ready ? 200 : 503;
+      res.set_content(json{{"ready", ready}}.dump(), "application/json");
+    });
     http_.Get("/v2",
               json_reply(
                   {{"name", "ptinfer"}, {"version", "0.1.0"}, {"extensions", {"classification"}}}));
     http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       std::map<std::string, size_t> depths;
-      for (auto& [name, m] : models_) depths[name] = m.batcher->queue_depth();
+      for (auto& [name, m] : models_) {
+        if (m.ready.load(std::memory_order_acquire)) depths[name] = m.batcher->queue_depth();
+      }
       res.set_content(metrics_.render(depths), "text/plain; version=0.0.4");
     });
     auto predict = [this](const httplib::Request& req, httplib::Response& res) {
@@ -365,47 +463,13 @@ class Server {
   }
 
   const ServeOptions options_;
-  std::map<std::string, ServedModel> models_;  // fixed after construction
+  std::map<std::string, ServedModel> models_;  // keys fixed after construction
   ServeMetrics metrics_;                       // thread-safe
+  std::unique_ptr<BoundedTaskQueue> pool_;     // outlives http_'s listening
   httplib::Server http_;
 };
 
 }  // namespace
-
-ModelSpec parse_model_spec(const std::string& text, const std::string& default_arch) {
-  auto bad = [&](const std::string& why) {
-    return Error(ErrorKind::kInvalidArgument, "--model '" + text + "': " + why +
-                                                  " (expected NAME=CHECKPOINT[,arch=ARCH,"
-                                                  "labels=FILE])");
-  };
-  const size_t eq = text.find('=');
-  if (eq == std::string::npos) throw bad("no '='");
-  ModelSpec spec;
-  spec.name = text.substr(0, eq);
-  spec.arch = default_arch;
-  if (!valid_model_name(spec.name)) throw bad("the name must be letters, digits, '_', '-', '.'");
-  std::string rest = text.substr(eq + 1);
-  size_t comma = rest.find(',');
-  spec.checkpoint = rest.substr(0, comma);
-  if (spec.checkpoint.empty()) throw bad("no checkpoint");
-  while (comma != std::string::npos) {
-    size_t next = rest.find(',', comma + 1);
-    std::string item = rest.substr(comma + 1, next == std::string::npos ? next : next - comma - 1);
-    size_t kv = item.find('=');
-    std::string key = item.substr(0, kv);
-    std::string value = kv == std::string::npos ? "" : item.substr(kv + 1);
-    if (value.empty()) throw bad("'" + item + "' has no value");
-    if (key == "arch") {
-      spec.arch = value;
-    } else if (key == "labels") {
-      spec.labels = value;
-    } else {
-      throw bad("unknown key '" + key + "'");
-    }
-    comma = next;
-  }
-  return spec;
-}
 
 int run_server(const ServeOptions& options) {
   Server server(options);

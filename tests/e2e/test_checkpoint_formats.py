@@ -176,6 +176,31 @@ class CheckpointFormats(unittest.TestCase):
         self.assertEqual(info["stripped_prefixes"], ["_orig_mod."])
         self.expect_predictions(ckpt, self.ema_sd)
 
+    def test_apex_o2_checkpoint(self):
+        # As Apex O2 (keep_batchnorm_fp32) leaves a model, built by hand: fp16 weights, fp32
+        # BatchNorm, amp.state_dict() saved beside it.
+        model = torchvision.models.resnet18(num_classes=5)
+        model.load_state_dict(self.sd)
+        model.half()
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.float()
+        ckpt = self.path("apex_o2.pth.tar")
+        torch.save({"epoch": 2, "arch": "resnet18",
+                    "state_dict": {"module." + k: v for k, v in model.state_dict().items()},
+                    "best_acc1": torch.tensor(10.0),
+                    "amp": {"loss_scaler0": {"loss_scale": 1024.0, "unskipped": 0}}}, ckpt)
+        info = self.inspect(ckpt)
+        self.assertEqual(info["amp"], {"loss_scaler0": {"loss_scale": 1024.0, "unskipped": 0}})
+        self.assertEqual(info["other_keys"], [])
+        self.assertEqual(set(info["dtypes"]), {"float16", "float32", "int64"})
+        self.assertEqual(info["architecture"], "resnet18")
+        self.assertIn("amp: loss_scaler0 loss_scale 1024, unskipped 0",
+                      common.run_ptinfer(["inspect", ckpt]).stdout)
+        # PyTorch loading it into an fp32 model (load_state_dict casts).
+        saved = torch.load(ckpt)["state_dict"]
+        self.expect_predictions(ckpt, {k[len("module."):]: v for k, v in saved.items()})
+
     def test_convert_writes_safetensors_torch_users_read(self):
         ckpt = self.path("to_convert.pth.tar")
         torch.save({"epoch": 4, "arch": "resnet18",

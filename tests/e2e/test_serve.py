@@ -29,12 +29,16 @@ STARTUP_TIMEOUT = 180
 
 
 class ServerProcess:
-    """`ptinfer serve ... --port 0`; reads the port from the "listening on" line."""
+    """`ptinfer serve ... --port 0`; reads the port from the "listening on" line and, unless
+    wait_ready is False, waits for the "ready" line (every model loaded and warmed up). Every
+    stdout line (the log too: PTINFER_LOG_STDOUT=1) is kept in `self.output`."""
 
-    def __init__(self, args):
+    def __init__(self, args, wait_ready=True):
         env = dict(os.environ)
         env.setdefault("PTINFER_LOG_DIR", os.path.join(tempfile.gettempdir(), "ptinfer-test-logs"))
         env["PTINFER_NUM_THREADS"] = "1"
+        env["PTINFER_LOG_STDOUT"] = "1"
+        self.output = []
         # A file, not a pipe: nobody reads stderr while the server runs.
         self.stderr = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen([common.PTINFER, "serve", "--port", "0"] + args,
@@ -42,24 +46,33 @@ class ServerProcess:
                                      env=env)
         self.lines = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
-        deadline = time.time() + STARTUP_TIMEOUT
         self.port = None
-        while self.port is None:
+        self.wait_for(r"listening on http://[^:]+:(\d+)")
+        self.url = "http://127.0.0.1:%d" % self.port
+        if wait_ready:
+            self.wait_for(r"^ptinfer serve: ready$")
+
+    def wait_for(self, pattern):
+        """Reads stdout lines until one matches `pattern`; returns the match."""
+        deadline = time.time() + STARTUP_TIMEOUT
+        while True:
             try:
                 line = self.lines.get(timeout=max(0.1, deadline - time.time()))
             except queue.Empty:
                 self.kill()
-                raise AssertionError("server did not start in %d s" % STARTUP_TIMEOUT)
+                raise AssertionError("server printed no /%s/ in %d s" % (pattern, STARTUP_TIMEOUT))
             if line is None:
                 self.stderr.seek(0)
                 raise AssertionError("server exited: %s" % self.stderr.read())
-            m = re.search(r"listening on http://[^:]+:(\d+)", line)
-            if m:
+            m = re.search(pattern, line.rstrip("\n"))
+            if m and m.re.groups and self.port is None:
                 self.port = int(m.group(1))
-        self.url = "http://127.0.0.1:%d" % self.port
+            if m:
+                return m
 
     def _read(self):
         for line in self.proc.stdout:
+            self.output.append(line)
             self.lines.put(line)
         self.lines.put(None)
 

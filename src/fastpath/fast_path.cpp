@@ -1,0 +1,52 @@
+#include "fastpath/fast_path.h"
+
+#include <cstdlib>
+
+#include "common/error.h"
+#include "fastpath/folded_resnet.h"
+#include "fastpath/onednn_resnet.h"
+#include "fastpath/torch_resnet.h"
+#include "models/resnet.h"
+
+namespace ptinfer::fastpath {
+
+Kernels parse_kernels(const std::string& text, const std::string& source) {
+  if (text == "onednn") return Kernels::kOneDnn;
+  if (text == "torch") return Kernels::kTorch;
+  throw Error(ErrorKind::kInvalidArgument,
+              source + " must be 'onednn' or 'torch', got '" + text + "'");
+}
+
+std::string to_string(Kernels kernels) { return kernels == Kernels::kOneDnn ? "onednn" : "torch"; }
+
+Kernels kernels_from_env() {
+  const char* v = std::getenv("PTINFER_FAST_PATH_KERNELS");
+  if (v == nullptr || *v == '\0') return Kernels::kOneDnn;
+  return parse_kernels(v, "PTINFER_FAST_PATH_KERNELS");
+}
+
+std::string unsupported_reason(const models::ImageClassifier& model,
+                               const FastPathOptions& options) {
+  if (dynamic_cast<const models::ResNet*>(&model) == nullptr) return "not a ResNet-family model";
+  if (!options.device.is_cpu()) return "device " + options.device.str() + " is not the CPU";
+  if (options.amp.level == amp::OptLevel::kO1) return "--amp O1 (autocast) keeps the plain module";
+  if (options.amp.level != amp::OptLevel::kO0 && options.amp.dtype != amp::LowDtype::kBFloat16) {
+    return "fp16 has no CPU kernels";
+  }
+  return "";
+}
+
+std::shared_ptr<models::ImageClassifier> build(const models::ImageClassifier& model,
+                                               const FastPathOptions& options) {
+  if (!unsupported_reason(model, options).empty()) return nullptr;
+  FoldedResNet folded = fold_resnet(dynamic_cast<const models::ResNet&>(model));
+  const torch::ScalarType dtype = options.amp.level == amp::OptLevel::kO0
+                                      ? torch::kFloat32
+                                      : amp::scalar_type(options.amp.dtype);
+  if (options.kernels == Kernels::kTorch) {
+    return std::make_shared<TorchResNet>(std::move(folded), dtype);
+  }
+  return std::make_shared<OneDnnResNet>(std::move(folded), dtype);
+}
+
+}  // namespace ptinfer::fastpath

@@ -1,0 +1,53 @@
+// The engine's fast path: an inference-only form of a model, built once at load.
+//
+// For the ResNet family the model is folded (folded_resnet.h: BatchNorm into the convolutions)
+// and run by one of two kernel sets on channels_last (NHWC) activations:
+//   kOneDnn  oneDNN primitives called directly (onednn_resnet.h): conv + bias + ReLU and the
+//            residual add fused as post-ops, weights reordered once, primitives and activation
+//            buffers created once per input shape and reused. The default.
+//   kTorch   LibTorch ops only (torch_resnet.h): folded channels_last weights, at::conv2d
+//            (oneDNN underneath), in-place relu_/add_. Kept as the measured alternative.
+// fp32 (O0) and the low-precision policies O2/O3 with bf16 run through the same kernels; O1
+// (autocast) and every other case keep the plain module.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <string>
+
+#include "amp/policy.h"
+#include "models/classifier.h"
+
+namespace ptinfer::fastpath {
+
+enum class Kernels { kOneDnn, kTorch };
+
+struct FastPathOptions {
+  Kernels kernels = Kernels::kOneDnn;  // which implementation runs the folded model
+  amp::Policy amp;                     // O0: fp32; O2/O3 with bf16: bf16 activations and weights
+  torch::Device device = torch::kCPU;  // only the CPU has a fast path
+};
+
+// "onednn" or "torch" -> Kernels; throws Error(kInvalidArgument) naming `source` otherwise.
+Kernels parse_kernels(const std::string& text, const std::string& source);
+std::string to_string(Kernels kernels);
+
+// The kernels named by PTINFER_FAST_PATH_KERNELS ("onednn" or "torch"), kOneDnn when unset or
+// empty; throws Error(kInvalidArgument) naming the variable for any other value.
+Kernels kernels_from_env();
+
+// Why `model` under `options` has no fast path ("" when it has one): not a ResNet, a device
+// other than the CPU, O1, or fp16.
+std::string unsupported_reason(const models::ImageClassifier& model,
+                               const FastPathOptions& options);
+
+// The fast form of `model` (an eval-mode model whose weights are loaded and still fp32; the
+// policy is applied by the fast form itself), or nullptr when unsupported_reason() is not empty.
+// The result is a new module that shares nothing with `model`: forward(x) takes [N, 3, H, W]
+// in any float dtype and returns logits [N, num_classes] in the policy's dtype (fp32 for O0,
+// bf16 for O2/O3), as the plain module does. Like the Engine: one caller at a time.
+std::shared_ptr<models::ImageClassifier> build(const models::ImageClassifier& model,
+                                               const FastPathOptions& options);
+
+}  // namespace ptinfer::fastpath

@@ -1,0 +1,281 @@
+#include "fastpath/onednn_resnet.h"
+
+#include <ATen/Parallel.h>
+
+#include <array>
+#include <list>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "common/error.h"
+#include "fastpath/input_check.h"
+
+namespace ptinfer::fastpath {
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+
+// Activation buffers by role; a plan's steps name roles, the forward binds the current pointers.
+enum Role { kInput = 0, kShortcut, kBlockIn, kTemp1, kTemp2, kScratch, kRoles };
+
+// A conv's folded weights, plus their reordered copies, one per layout a primitive asked for.
+struct ConvWeights {
+  FoldedConv folded;
+  memory bias;
+  std::vector<std::pair<memory::desc, memory>> packed;
+};
+
+struct Binding {
+  memory mem;  // a memory object whose handle is set to buffer(role) before each call
+  Role role;
+};
+
+struct Step {
+  dnnl::primitive prim;
+  std::unordered_map<int, memory> args;
+  std::vector<Binding> bindings;
+};
+
+struct Plan {
+  std::array<int64_t, 3> key{};  // N, H, W
+  std::vector<Step> steps;
+  std::array<size_t, kRoles> bytes{};  // what each role buffer must hold
+  Role out_role = kBlockIn;
+  std::array<int64_t, 4> out_dims{};  // N, C, H, W of the last activation
+};
+
+}  // namespace
+
+struct OneDnnResNet::Impl {
+  dnnl::engine eng{dnnl::engine::kind::cpu, 0};
+  dnnl::stream strm{eng};
+  torch::ScalarType dtype;
+  memory::data_type dt;
+  ConvWeights stem;
+  struct Block {
+    std::vector<ConvWeights> convs;
+    std::unique_ptr<ConvWeights> downsample;
+  };
+  std::vector<Block> blocks;
+  torch::Tensor fc_weight, fc_bias;
+  std::list<Plan> plans;                      // most recently used first
+  std::array<torch::Tensor, kRoles> buffers;  // uint8 storage, grown on demand
+
+  memory::desc act_md(int64_t n, int64_t c, int64_t h, int64_t w) const {
+    return memory::desc({n, c, h, w}, dt, tag::nhwc);
+  }
+
+  // Adds `c` reading role `src` [n, ic, h, w] and writing role `dst`, with ReLU and/or the sum
+  // post-op (dst += conv(src)); returns the output dims.
+  std::array<int64_t, 4> add_conv(Plan& plan, ConvWeights& cw, Role src, std::array<int64_t, 4> in,
+                                  Role dst, bool relu, bool sum) {
+    const FoldedConv& c = cw.folded;
+    const int64_t k = c.kernel(), s = c.stride, p = c.padding;
+    const int64_t oh = (in[2] + 2 * p - k) / s + 1, ow = (in[3] + 2 * p - k) / s + 1;
+    if (oh < 1 || ow < 1) {
+      throw Error(ErrorKind::kInvalidArgument, "input " + std::to_string(plan.key[1]) + "x" +
+                                                   std::to_string(plan.key[2]) +
+                                                   " is too small for this network");
+    }
+    const std::array<int64_t, 4> out{in[0], c.out_channels(), oh, ow};
+    const memory::desc src_md = act_md(in[0], in[1], in[2], in[3]);
+    const memory::desc dst_md = act_md(out[0], out[1], out[2], out[3]);
+    const int64_t g = c.groups;
+    const memory::dims wdims = g == 1
+                                   ? memory::dims{c.out_channels(), c.weight.size(1), k, k}
+                                   : memory::dims{g, c.out_channels() / g, c.weight.size(1), k, k};
+    const memory::desc w_any(wdims, dt, tag::any);
+    dnnl::post_ops ops;
+    if (sum) ops.append_sum(1.f);
+    if (relu) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(ops);
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference,
+                                      dnnl::algorithm::convolution_direct, src_md, w_any,
+                                      cw.bias.get_desc(), dst_md, {s, s}, {p, p}, {p, p});
+    dnnl::convolution_forward::primitive_desc pd(d, attr, eng);
+
+    memory weights;
+    for (const auto& [md, mem] : cw.packed) {
+      if (md == pd.weights_desc()) weights = mem;
+    }
+    if (!weights) {  // first plan wanting this layout: reorder the fp32 OIHW weights once
+      memory user({wdims, memory::data_type::f32, g == 1 ? tag::oihw : tag::goihw}, eng,
+                  c.weight.data_ptr());
+      weights = memory(pd.weights_desc(), eng);
+      dnnl::reorder(user, weights).execute(strm, user, weights);
+      strm.wait();
+      cw.packed.emplace_back(pd.weights_desc(), weights);
+    }
+
+    Step step;
+    step.prim = dnnl::convolution_forward(pd);
+    memory src_mem(src_md, eng, nullptr), dst_mem(dst_md, eng, nullptr);
+    memory scratch(pd.scratchpad_desc(), eng, nullptr);
+    step.args = {{DNNL_ARG_SRC, src_mem},
+                 {DNNL_ARG_WEIGHTS, weights},
+                 {DNNL_ARG_BIAS, cw.bias},
+                 {DNNL_ARG_DST, dst_mem},
+                 {DNNL_ARG_SCRATCHPAD, scratch}};
+    step.bindings = {{src_mem, src}, {dst_mem, dst}, {scratch, kScratch}};
+    plan.steps.push_back(std::move(step));
+    need(plan, dst, dst_md.get_size());
+    need(plan, kScratch, pd.scratchpad_desc().get_size());
+    return out;
+  }
+
+  static void need(Plan& plan, Role role, size_t bytes) {
+    plan.bytes[role] = std::max(plan.bytes[role], bytes);
+  }
+
+  Plan make_plan(int64_t n, int64_t h, int64_t w) {
+    Plan plan;
+    plan.key = {n, h, w};
+    need(plan, kInput, act_md(n, 3, h, w).get_size());
+    auto dims = add_conv(plan, stem, kInput, {n, 3, h, w}, kShortcut, true, false);
+
+    // torchvision's maxpool: 3x3, stride 2, padding 1 (padding never wins a max).
+    const int64_t ph = (dims[2] + 2 - 3) / 2 + 1, pw = (dims[3] + 2 - 3) / 2 + 1;
+    const memory::desc pool_src = act_md(dims[0], dims[1], dims[2], dims[3]);
+    const memory::desc pool_dst = act_md(dims[0], dims[1], ph, pw);
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    dnnl::pooling_forward::desc pd_desc(dnnl::prop_kind::forward_inference,
+                                        dnnl::algorithm::pooling_max, pool_src, pool_dst, {2, 2},
+                                        {3, 3}, {1, 1}, {1, 1});
+    dnnl::pooling_forward::primitive_desc pool_pd(pd_desc, attr, eng);
+    Step pool;
+    pool.prim = dnnl::pooling_forward(pool_pd);
+    memory ps(pool_src, eng, nullptr), pdst(pool_dst, eng, nullptr),
+        pscratch(pool_pd.scratchpad_desc(), eng, nullptr);
+    pool.args = {{DNNL_ARG_SRC, ps}, {DNNL_ARG_DST, pdst}, {DNNL_ARG_SCRATCHPAD, pscratch}};
+    pool.bindings = {{ps, kShortcut}, {pdst, kBlockIn}, {pscratch, kScratch}};
+    plan.steps.push_back(std::move(pool));
+    need(plan, kBlockIn, pool_dst.get_size());
+    need(plan, kScratch, pool_pd.scratchpad_desc().get_size());
+    dims = {dims[0], dims[1], ph, pw};
+
+    // x lives in role `x`; the downsample writes role `d`, and the two swap after such a block.
+    Role x = kBlockIn, d = kShortcut;
+    for (auto& b : blocks) {
+      auto t = dims;
+      Role src = x;
+      const Role temps[2] = {kTemp1, kTemp2};
+      for (size_t i = 0; i + 1 < b.convs.size(); ++i) {
+        t = add_conv(plan, b.convs[i], src, t, temps[i], true, false);
+        src = temps[i];
+      }
+      Role out = x;
+      if (b.downsample) {
+        add_conv(plan, *b.downsample, x, dims, d, false, false);
+        out = d;
+      }
+      dims = add_conv(plan, b.convs.back(), src, t, out, true, true);
+      if (b.downsample) std::swap(x, d);
+    }
+    plan.out_role = x;
+    plan.out_dims = dims;
+    return plan;
+  }
+
+  Plan& plan_for(int64_t n, int64_t h, int64_t w) {
+    for (auto it = plans.begin(); it != plans.end(); ++it) {
+      if (it->key == std::array<int64_t, 3>{n, h, w}) {
+        plans.splice(plans.begin(), plans, it);
+        return plans.front();
+      }
+    }
+    try {
+      plans.push_front(make_plan(n, h, w));
+    } catch (const dnnl::error& e) {
+      throw Error(ErrorKind::kUnsupported,
+                  std::string("fast path: oneDNN has no kernel for this model in ") +
+                      c10::toString(dtype) + " on this CPU (" + e.what() +
+                      "); run with --no-fast-path");
+    }
+    if (plans.size() > kMaxPlans) plans.pop_back();
+    Plan& plan = plans.front();
+    for (int r = 0; r < kRoles; ++r) {
+      const auto bytes = static_cast<int64_t>(plan.bytes[r]);
+      if (!buffers[r].defined() || buffers[r].numel() < bytes) {
+        buffers[r] = torch::Tensor();  // free first: the peak is one buffer, not two
+        buffers[r] = torch::empty({std::max<int64_t>(bytes, 1)}, torch::kUInt8);
+      }
+    }
+    return plan;
+  }
+
+  // A [n, c, h, w] channels_last tensor over the front of role r's buffer.
+  torch::Tensor view(Role r, const std::array<int64_t, 4>& d) const {
+    return torch::from_blob(buffers[r].data_ptr(), {d[0], d[1], d[2], d[3]},
+                            {d[1] * d[2] * d[3], 1, d[3] * d[1], d[1]},
+                            torch::TensorOptions().dtype(dtype));
+  }
+};
+
+namespace {
+
+ConvWeights make_weights(FoldedConv c, const dnnl::engine& eng) {
+  ConvWeights w;
+  w.folded = std::move(c);
+  w.bias = memory({{w.folded.out_channels()}, memory::data_type::f32, tag::x}, eng,
+                  w.folded.bias.data_ptr());
+  return w;
+}
+
+}  // namespace
+
+OneDnnResNet::OneDnnResNet(FoldedResNet folded, torch::ScalarType dtype)
+    : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  m.dtype = dtype;
+  if (dtype == torch::kFloat32) {
+    m.dt = memory::data_type::f32;
+  } else if (dtype == torch::kBFloat16) {
+    m.dt = memory::data_type::bf16;
+  } else {
+    throw Error(ErrorKind::kUnsupported,
+                std::string("fast path: no oneDNN kernels for ") + c10::toString(dtype));
+  }
+  m.stem = make_weights(std::move(folded.stem), m.eng);
+  for (auto& b : folded.blocks) {
+    Impl::Block block;
+    for (auto& c : b.convs) block.convs.push_back(make_weights(std::move(c), m.eng));
+    if (b.downsample) {
+      block.downsample =
+          std::make_unique<ConvWeights>(make_weights(std::move(*b.downsample), m.eng));
+    }
+    m.blocks.push_back(std::move(block));
+  }
+  m.fc_weight = folded.fc_weight.to(dtype);
+  m.fc_bias = folded.fc_bias.to(dtype);
+}
+
+OneDnnResNet::~OneDnnResNet() = default;
+
+size_t OneDnnResNet::cached_plans() const { return impl_->plans.size(); }
+
+torch::Tensor OneDnnResNet::forward(torch::Tensor x) {
+  check_input(x);
+  c10::InferenceMode guard;
+  at::init_num_threads();  // this thread's OpenMP team size = at::get_num_threads()
+  Impl& m = *impl_;
+  const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
+  Plan& plan = m.plan_for(n, h, w);
+  // NCHW (any dtype) -> the NHWC input buffer in the compute dtype, in one pass.
+  m.view(kInput, {n, 3, h, w}).copy_(x);
+  for (Step& step : plan.steps) {
+    for (Binding& b : step.bindings) b.mem.set_data_handle(m.buffers[b.role].data_ptr());
+    step.prim.execute(m.strm, step.args);
+  }
+  m.strm.wait();
+  const torch::Tensor features = m.view(plan.out_role, plan.out_dims).mean({2, 3});
+  return at::linear(features, m.fc_weight, m.fc_bias);
+}
+
+}  // namespace ptinfer::fastpath

@@ -1,0 +1,50 @@
+// Fast-path kernels that call oneDNN directly (candidate (b)), the fast path's default.
+//
+// Every convolution is one oneDNN primitive on NHWC activations with the folded bias, ReLU as an
+// eltwise post-op and the residual add as a sum post-op: the block's last conv writes onto the
+// shortcut's buffer (x itself, or downsample(x)), so a block needs no separate add or copy.
+// Max pooling is a oneDNN primitive too; the average pool and the fc head are LibTorch ops on
+// the last (small) activation.
+//
+// Per input shape (N, H, W) a plan is built on first use and cached (at most kMaxPlans, least
+// recently used evicted): primitives created once, weights reordered once into the layout the
+// primitive picked (shared between plans that pick the same layout), scratchpad owned by us.
+// Activations live in five buffers reused by role across layers and calls; they only grow.
+//
+// The oneDNN used is the system's libdnnl.so.2, the same library Debian's LibTorch links, so
+// one copy is loaded (fast_path_test checks it). Threads: oneDNN runs on OpenMP like LibTorch and
+// follows at::get_num_threads().
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+
+#include "fastpath/folded_resnet.h"
+#include "models/classifier.h"
+
+namespace ptinfer::fastpath {
+
+class OneDnnResNet : public models::ImageClassifier {
+ public:
+  static constexpr size_t kMaxPlans = 8;
+
+  // `dtype`: kFloat32 or kBFloat16 (weights and activations; biases and BN folding stay fp32).
+  OneDnnResNet(FoldedResNet folded, torch::ScalarType dtype);
+  ~OneDnnResNet() override;
+
+  // x: [N, 3, H, W] float of any dtype and layout -> logits [N, num_classes] in `dtype`, a new
+  // tensor. Throws Error(kInvalidArgument) for another shape, Error(kUnsupported) when oneDNN
+  // has no kernel for this dtype on this CPU (bf16 without AVX-512), Error(kInvalidArgument)
+  // when the image is too small for the network (a spatial size reaching 0).
+  torch::Tensor forward(torch::Tensor x) override;
+
+  // Plans currently cached (for tests).
+  size_t cached_plans() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ptinfer::fastpath

@@ -1,0 +1,85 @@
+#include "train/train_checkpoint.h"
+
+#include <c10/util/string_utils.h>
+
+namespace ptinfer::train {
+
+using checkpoint::PyValue;
+
+checkpoint::StateDict model_state_dict(
+    torch::nn::Module& model, const std::vector<std::pair<torch::Tensor, torch::Tensor>>& overrides) {
+  checkpoint::StateDict out;
+  auto value_of = [&overrides](const torch::Tensor& t) {
+    for (const auto& [param, replacement] : overrides) {
+      if (param.is_same(t)) return replacement;
+    }
+    return t;
+  };
+  auto add_own = [&](const torch::nn::Module& m, const std::string& prefix) {
+    for (const auto& item : m.named_parameters(/*recurse=*/false)) {
+      if (!item.value().defined()) continue;
+      out.emplace_back(prefix + item.key(), value_of(item.value()));
+    }
+    for (const auto& item : m.named_buffers(/*recurse=*/false)) {
+      if (item.value().defined()) out.emplace_back(prefix + item.key(), item.value());
+    }
+  };
+  add_own(model, "");
+  for (const auto& sub : model.named_modules(/*name_prefix=*/"", /*include_self=*/false)) {
+    add_own(*sub.value(), sub.key() + ".");
+  }
+  torch::NoGradGuard no_grad;
+  for (auto& [name, t] : out) {
+    t = t.detach().to(torch::kCPU);
+    if (t.is_floating_point()) t = t.to(torch::kFloat);
+    t = t.clone();
+  }
+  return out;
+}
+
+PyValue sgd_state_dict(torch::optim::SGD& optimizer) {
+  PyValue state = PyValue::dict();
+  PyValue groups = PyValue::list();
+  auto& param_state = optimizer.state();
+  int64_t index = 0;
+  for (auto& group : optimizer.param_groups()) {
+    const auto& o = static_cast<const torch::optim::SGDOptions&>(group.options());
+    PyValue numbers = PyValue::list();
+    for (const auto& p : group.params()) {
+      auto it = param_state.find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+      if (it != param_state.end()) {
+        const auto& s = static_cast<const torch::optim::SGDParamState&>(*it->second);
+        if (s.momentum_buffer().defined()) {
+          state.set(PyValue::integer(index),
+                    PyValue::dict().set("momentum_buffer", PyValue::from_tensor(s.momentum_buffer())));
+        }
+      }
+      numbers.items.push_back(PyValue::integer(index++));
+    }
+    groups.items.push_back(PyValue::dict()
+                               .set("lr", PyValue::real(o.lr()))
+                               .set("momentum", PyValue::real(o.momentum()))
+                               .set("dampening", PyValue::real(o.dampening()))
+                               .set("weight_decay", PyValue::real(o.weight_decay()))
+                               .set("nesterov", PyValue::boolean(o.nesterov()))
+                               .set("maximize", PyValue::boolean(false))
+                               .set("foreach", PyValue::none())
+                               .set("differentiable", PyValue::boolean(false))
+                               .set("params", numbers));
+  }
+  return PyValue::dict().set("state", state).set("param_groups", groups);
+}
+
+PyValue guide_checkpoint(const GuideCheckpoint& c) {
+  PyValue sd = PyValue::ordered_dict();
+  for (const auto& [name, t] : c.state_dict) sd.set(name, PyValue::from_tensor(t));
+  PyValue root = PyValue::dict();
+  root.set("epoch", PyValue::integer(c.epoch))
+      .set("arch", PyValue::str(c.arch))
+      .set("state_dict", sd)
+      .set("best_acc1", PyValue::from_tensor(torch::tensor(c.best_acc1, torch::kFloat)));
+  if (c.optimizer.kind != PyValue::Kind::kNone) root.set("optimizer", c.optimizer);
+  return root;
+}
+
+}  // namespace ptinfer::train
