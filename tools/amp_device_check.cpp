@@ -4,6 +4,7 @@
 //
 // usage: amp_device_check --device cpu|cuda:N --checkpoint FILE --images IDX --labels IDX
 //                         [--limit N] [--archs a,b,...] [--bench-iters N] [--out DIR]
+//                         [--train-data IMAGEFOLDER]
 //
 // IDX are Fashion-MNIST's uncompressed idx files (t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte);
 // FILE is the demo checkpoint (resnet18, 10 classes, 28x28 inputs). Parts, each printed as it
@@ -18,6 +19,8 @@
 //   demo     the demo checkpoint through the Engine under every policy the device runs: Acc@1,
 //            Acc@5, top-1 agreement with O0 on this device and with fp32 on the CPU; the logits
 //            are written to DIR/demo_<policy>.f32 for tools/device/amp_cuda_reference.py
+//   finetune (with --train-data) `ptinfer finetune`'s loop, one epoch from the demo checkpoint
+//            under O0, O1 and O2, and the Acc@1 of the checkpoint it writes
 //   bench    resnet50 (random weights) through the Engine at batch 1 and 32: img/s per policy
 //            and, on CUDA, the peak memory the caching allocator handed out
 // Exit status: 0 when every check holds, 1 when one fails (each failure is printed), 2 for bad
@@ -25,6 +28,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <fstream>
 #include <iostream>
@@ -44,6 +48,8 @@
 #include "engine/engine.h"
 #include "models/registry.h"
 #include "tools/cuda_memory_stats.h"
+#include "tools/fashion_mnist_idx.h"
+#include "train/trainer.h"
 
 namespace {
 
@@ -73,47 +79,6 @@ std::vector<Policy> policies_for(const torch::Device& device) {
   for (LowDtype d : dtypes)
     for (OptLevel l : {OptLevel::kO1, OptLevel::kO2, OptLevel::kO3}) out.push_back({l, d});
   return out;
-}
-
-// --- idx files ----------------------------------------------------------------------------------
-
-std::vector<uint8_t> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ptinfer::Error(ptinfer::ErrorKind::kNotFound, path + ": cannot open");
-  return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), {});
-}
-
-uint32_t be32(const std::vector<uint8_t>& b, size_t at) {
-  return (uint32_t(b[at]) << 24) | (uint32_t(b[at + 1]) << 16) | (uint32_t(b[at + 2]) << 8) |
-         uint32_t(b[at + 3]);
-}
-
-// Images as [N, 3, 28, 28] float32 normalized as the demo (ToTensor, then Normalize with the
-// demo's mean and std, gray replicated to RGB as PIL's convert('RGB') does), labels as int64.
-std::pair<torch::Tensor, torch::Tensor> load_fashion_mnist(const std::string& images_path,
-                                                           const std::string& labels_path,
-                                                           int64_t limit) {
-  auto images = read_file(images_path);
-  auto labels = read_file(labels_path);
-  auto bad = [](const std::string& p) {
-    return ptinfer::Error(ptinfer::ErrorKind::kInvalidArgument,
-                          p + ": not an uncompressed idx file of the expected shape");
-  };
-  if (images.size() < 16 || be32(images, 0) != 2051) throw bad(images_path);
-  if (labels.size() < 8 || be32(labels, 0) != 2049) throw bad(labels_path);
-  int64_t n = be32(images, 4), rows = be32(images, 8), cols = be32(images, 12);
-  if (int64_t(images.size()) != 16 + n * rows * cols) throw bad(images_path);
-  if (int64_t(be32(labels, 4)) != n || int64_t(labels.size()) != 8 + n) throw bad(labels_path);
-  if (limit > 0 && limit < n) n = limit;
-  torch::Tensor x = torch::from_blob(images.data() + 16, {n, 1, rows, cols}, torch::kUInt8)
-                        .to(torch::kFloat32)
-                        .div(255)
-                        .sub(0.2860f)
-                        .div(0.3530f)
-                        .expand({n, 3, rows, cols})
-                        .contiguous();
-  torch::Tensor y = torch::from_blob(labels.data() + 8, {n}, torch::kUInt8).to(torch::kInt64);
-  return {x, y.clone()};
 }
 
 // --- layers -------------------------------------------------------------------------------------
@@ -347,6 +312,57 @@ json check_demo(const std::string& checkpoint, const torch::Device& device, cons
   return out;
 }
 
+// --- finetune -----------------------------------------------------------------------------------
+
+// `ptinfer finetune`'s loop (train/trainer.h) on the device: one epoch of the whole network from
+// the demo checkpoint on the ImageFolder `data` under O0 and O1/O2 with each low dtype (Apex's
+// loss-scale defaults: dynamic for O1/O2), then the written checkpoint's Acc@1 through the Engine.
+// The checkpoints stay in out_dir as ft_<policy>.pth.tar for amp_cuda_reference.py to torch.load.
+json check_finetune(const std::string& checkpoint, const std::string& data,
+                    const torch::Device& device, const torch::Tensor& x, const torch::Tensor& y,
+                    const std::string& out_dir) {
+  std::cout << "finetune: " << data << " on " << device.str() << "\n";
+  json out;
+  for (const Policy& policy : policies_for(device)) {
+    if (policy.level == OptLevel::kO3) continue;
+    const std::string name = policy_name(policy);
+    ptinfer::train::FinetuneOptions o;
+    o.data = data;
+    o.model.arch = "resnet18";
+    o.model.checkpoint = checkpoint;
+    o.model.device = device.str();
+    o.model.amp = policy;
+    o.preprocess.resize_size = 28;
+    o.preprocess.crop_size = 28;
+    o.preprocess.mean = {0.2860f, 0.2860f, 0.2860f};
+    o.preprocess.std = {0.3530f, 0.3530f, 0.3530f};
+    // Shuffled (seeded): the ImageFolder lists the images class by class, and whole-network
+    // training on one-class batches wrecks the model (and its BatchNorm statistics).
+    o.shuffle = true;
+    o.seed = 1;
+    o.batch_size = 250;
+    o.workers = 4;
+    o.print_freq = 0;
+    o.lr = 0.01;
+    o.output = out_dir + "/ft_" + name + ".pth.tar";
+    std::ostringstream log;
+    ptinfer::train::FinetuneResult r = ptinfer::train::run_finetune(o, log);
+    DemoRun after = run_demo(o.output, device, {}, x, y);
+    std::cout << "  " << name << ": " << r.steps << " steps, " << r.skipped_steps
+              << " skipped, loss scale " << r.loss_scale << ", loss " << r.last_loss
+              << ", train Acc@1 " << r.last_acc1 << ", " << r.images_per_second
+              << " img/s; saved checkpoint Acc@1 " << after.acc1 << "\n";
+    check(r.steps > 0 && r.skipped_steps < r.steps && std::isfinite(r.last_loss) &&
+              after.acc1 > 80,
+          name + " trains (finite loss, steps taken) and keeps Acc@1 above 80");
+    out[name] = {{"steps", r.steps},           {"skipped", r.skipped_steps},
+                 {"loss_scale", r.loss_scale}, {"loss", r.last_loss},
+                 {"train_acc1", r.last_acc1},  {"img_per_s", r.images_per_second},
+                 {"saved_acc1", after.acc1}};
+  }
+  return out;
+}
+
 // --- bench --------------------------------------------------------------------------------------
 
 json bench(const torch::Device& device, int iters) {
@@ -391,7 +407,8 @@ int main(int argc, char** argv) {
   std::map<std::string, std::string> args{{"--device", "cpu"}, {"--limit", "0"},
                                           {"--bench-iters", "0"}, {"--out", ""},
                                           {"--archs", ""}, {"--checkpoint", ""},
-                                          {"--images", ""}, {"--labels", ""}};
+                                          {"--images", ""}, {"--labels", ""},
+                                          {"--train-data", ""}};
   for (int i = 1; i < argc; i += 2) {
     if (!args.count(argv[i]) || i + 1 >= argc) {
       std::cerr << "ERROR: unknown flag or missing value: " << argv[i] << "\n";
@@ -410,9 +427,12 @@ int main(int argc, char** argv) {
     summary["family"] = check_family(device, archs);
     summary["scaler"] = check_scaler(device);
     if (!args["--checkpoint"].empty()) {
-      auto [x, y] = load_fashion_mnist(args["--images"], args["--labels"],
+      auto [x, y] = ptinfer::tools::load_fashion_mnist(args["--images"], args["--labels"],
                                        std::stoll(args["--limit"]));
       summary["demo"] = check_demo(args["--checkpoint"], device, x, y, args["--out"]);
+      if (!args["--train-data"].empty())
+        summary["finetune"] =
+            check_finetune(args["--checkpoint"], args["--train-data"], device, x, y, args["--out"]);
     }
     if (int iters = std::stoi(args["--bench-iters"]); iters > 0) summary["bench"] = bench(device, iters);
     summary["failures"] = g_failures;

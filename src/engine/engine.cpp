@@ -10,7 +10,11 @@
 #include "checkpoint/checkpoint.h"
 #include "common/error.h"
 #include "engine/torchscript_model.h"
+// PTINFER_WITHOUT_FASTPATH: builds that have no oneDNN headers (tools/device/amp_cuda_check.sh,
+// against pip's LibTorch) leave the fast path out; the Engine then always runs the plain module.
+#ifndef PTINFER_WITHOUT_FASTPATH
 #include "fastpath/fast_path.h"
+#endif
 #include "models/registry.h"
 
 namespace ptinfer::engine {
@@ -101,6 +105,7 @@ Engine::Engine(const EngineOptions& options) : device_(options.device), amp_(opt
                  info_.class_names.size(), num_classes);
     info_.class_names.clear();
   }
+#ifndef PTINFER_WITHOUT_FASTPATH
   if (options.fast_path) {  // fastpath/fast_path.h: replaces the module when it has a fast form
     native->eval();
     fastpath::FastPathOptions fast{fastpath::kernels_from_env(), amp_, device_};
@@ -111,6 +116,7 @@ Engine::Engine(const EngineOptions& options) : device_(options.device), amp_(opt
       spdlog::info("engine: no fast path: {}", fastpath::unsupported_reason(*native, fast));
     }
   }
+#endif
   model_ = wrap_native(std::move(native));
   model_->to_device_eval(device_);
   model_->apply_policy(amp_);

@@ -1,6 +1,7 @@
 #include "train/train_checkpoint.h"
 
-#include <c10/util/string_utils.h>
+#include <sstream>
+#include <type_traits>
 
 namespace ptinfer::train {
 
@@ -37,6 +38,15 @@ checkpoint::StateDict model_state_dict(
   return out;
 }
 
+// The key LibTorch's optimizers file a parameter's state under: the text of its TensorImpl's
+// address in LibTorch 1.13 (what c10::guts::to_string printed), the address itself in 2.x.
+static std::string state_key(at::TensorImpl* impl, std::string*) {
+  std::ostringstream text;
+  text << impl;
+  return text.str();
+}
+static void* state_key(at::TensorImpl* impl, void**) { return impl; }
+
 PyValue sgd_state_dict(torch::optim::SGD& optimizer) {
   PyValue state = PyValue::dict();
   PyValue groups = PyValue::list();
@@ -46,7 +56,8 @@ PyValue sgd_state_dict(torch::optim::SGD& optimizer) {
     const auto& o = static_cast<const torch::optim::SGDOptions&>(group.options());
     PyValue numbers = PyValue::list();
     for (const auto& p : group.params()) {
-      auto it = param_state.find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+      using Key = typename std::decay_t<decltype(param_state)>::key_type;
+      auto it = param_state.find(state_key(p.unsafeGetTensorImpl(), static_cast<Key*>(nullptr)));
       if (it != param_state.end()) {
         const auto& s = static_cast<const torch::optim::SGDParamState&>(*it->second);
         if (s.momentum_buffer().defined()) {

@@ -3,10 +3,12 @@
 # this machine holds, then runs the mixed-precision checks on DEVICE and the Python reference
 # (amp_cuda_reference.py) on the same images. Made for a CUDA machine lent through the device
 # tool, which has pip's torch with CUDA but none of the Debian packages setup.sh installs: the
-# header-only libraries come from DEPS/include (spdlog, fmt, nlohmann copied from Debian).
+# header-only libraries come from DEPS/include (spdlog, fmt, nlohmann copied from Debian), and
+# libjpeg-turbo and libpng (headers in DEPS/include, libraries in DEPS/lib, from Debian 12). The
+# fast path (oneDNN headers) is left out: -DPTINFER_WITHOUT_FASTPATH.
 #
 # usage: tools/device/amp_cuda_check.sh SRC DEPS OUT [DEVICE]
-#   SRC     a ptinfer source tree          DEPS  DEPS/include + the two Fashion-MNIST t10k .gz files
+#   SRC     a ptinfer source tree          DEPS  DEPS/include, DEPS/lib, Fashion-MNIST's t10k .gz files
 #   OUT     logs and summary.json go here  DEVICE  cuda:0 (default), or cpu to try it anywhere
 # Exit status: the check's (0 all hold, 1 a check failed), 3 when the build fails.
 set -uo pipefail
@@ -29,14 +31,15 @@ if [ -z "$STD" ]; then
     -fsyntax-only -x c++ - 2>"$WORK/std.log" || STD=c++20
 fi
 echo "compiling as $STD"
-FLAGS=(-O2 -std=$STD -D_GLIBCXX_USE_CXX11_ABI=$ABI -DSPDLOG_FMT_EXTERNAL -DFMT_HEADER_ONLY
+FLAGS=(-O2 -std=$STD -D_GLIBCXX_USE_CXX11_ABI=$ABI -DSPDLOG_FMT_EXTERNAL -DFMT_HEADER_ONLY -DPTINFER_WITHOUT_FASTPATH
        -ffp-contract=off -fmax-errors=5 -w "${INC[@]}")
 CUDA_STATS=()
 if [ -d /usr/local/cuda/include ] && [ "${DEVICE%%:*}" = cuda ]; then
   CUDA_STATS=(-DPTINFER_WITH_CUDA_STATS -isystem /usr/local/cuda/include)
 fi
 SOURCES=$(cd "$SRC" && ls src/common/*.cpp src/runtime/*.cpp src/checkpoint/*.cpp src/models/*.cpp \
-          src/amp/*.cpp src/engine/*.cpp tools/amp_device_check.cpp tools/cuda_memory_stats.cpp |
+          src/amp/*.cpp src/engine/*.cpp src/data/*.cpp src/metrics/*.cpp src/train/*.cpp \
+          tools/amp_device_check.cpp tools/cuda_memory_stats.cpp tools/fashion_mnist_idx.cpp |
           grep -v '_test\.cpp$')
 mkdir -p "$WORK/obj"
 compile() {  # source -> object; one log per source
@@ -64,13 +67,16 @@ echo "compiled $(echo $SOURCES | wc -w) sources in $(( $(date +%s) - T0 )) s"
 TORCH_LIBS=(-ltorch -ltorch_cpu -lc10)
 ls "$TP/lib"/libtorch_cuda.so >/dev/null 2>&1 && TORCH_LIBS+=(-ltorch_cuda -lc10_cuda)
 g++ "$WORK"/obj/*.o -o "$WORK/amp_device_check" "${LIBS[@]}" -Wl,--no-as-needed "${TORCH_LIBS[@]}" \
-  -Wl,--as-needed -lpthread -ldl 2>"$WORK/link.log" || { cat "$WORK/link.log"; exit 3; }
+  -Wl,--as-needed -L"$DEPS/lib" -Wl,-rpath,"$DEPS/lib" -ljpeg -lpng16 -lpthread -ldl \
+  2>"$WORK/link.log" || { cat "$WORK/link.log"; exit 3; }
 gzip -dc "$DEPS/t10k-images-idx3-ubyte.gz" > "$WORK/images.idx"
 gzip -dc "$DEPS/t10k-labels-idx1-ubyte.gz" > "$WORK/labels.idx"
 mkdir -p "$WORK/out"
+FASHION_MNIST_DIR=$DEPS $PY "$SRC/scripts/make_fashion_mnist_folder.py" --out "$WORK/fashion-mnist" ||
+  exit 3
 "$WORK/amp_device_check" --device "$DEVICE" --checkpoint "$SRC/demo/fashion_mnist_resnet18.pth.tar" \
   --images "$WORK/images.idx" --labels "$WORK/labels.idx" --bench-iters "${BENCH_ITERS:-30}" \
-  --out "$WORK/out" ${LIMIT:+--limit $LIMIT} ${ARCHS:+--archs $ARCHS} 2>&1 | grep -v '^\[' | tee "$OUT/check.log"
+  --train-data "$WORK/fashion-mnist" --out "$WORK/out" ${LIMIT:+--limit $LIMIT} ${ARCHS:+--archs $ARCHS} 2>&1 | grep -v '^\[' | tee "$OUT/check.log"
 RC=${PIPESTATUS[0]}
 cp "$WORK/out/summary.json" "$OUT/" 2>/dev/null
 FASHION_MNIST_DIR=$DEPS $PY "$SRC/tools/device/amp_cuda_reference.py" --src "$SRC" --device "$DEVICE" \

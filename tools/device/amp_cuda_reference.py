@@ -7,8 +7,11 @@ in PyTorch the way a Python user would write it: O0 fp32; O1 under torch.autocas
 leaves a model (weights in the low dtype except BatchNorm, input cast, logits back to fp32); O3 the
 whole model in the low dtype. Prints and writes (--out, JSON) per policy: PyTorch's Acc@1, top-1
 agreement with ptinfer and the largest logit difference; and, with --bench-iters, resnet50's img/s
-in PyTorch's eager loop at batch 1 and 32 next to ptinfer's (summary.json) with the ratio.
-Exit status 1 when O0 agrees on fewer than 99.9% of images, or O1/O2 on fewer than 99%.
+in PyTorch's eager loop at batch 1 and 32 next to ptinfer's (summary.json) with the ratio; and the
+checkpoints the finetune part wrote (ft_<policy>.pth.tar), read with torch.load(weights_only=True):
+their Acc@1 in PyTorch against ptinfer's.
+Exit status 1 when O0 agrees on fewer than 99.9% of images, O1/O2 on fewer than 99%, or a
+fine-tuned checkpoint's Acc@1 differs by more than 0.05 points.
 """
 import argparse
 import json
@@ -102,6 +105,22 @@ def main():
                  "ok" if ok else "FAIL (need %.1f%%)" % need))
         report["demo"][policy] = {"pytorch_acc1": acc1, "ptinfer_acc1": summary["demo"][policy]["acc1"],
                                   "top1_agreement": agree, "max_abs_diff": diff}
+    for policy, ours in summary.get("finetune", {}).items():
+        # The checkpoint `ptinfer finetune`'s loop wrote, read as a Python user would.
+        ckpt = torch.load(os.path.join(args.work, "ft_%s.pth.tar" % policy), map_location="cpu",
+                          weights_only=True)
+        model = torchvision.models.resnet18(num_classes=10)
+        model.load_state_dict(ckpt["state_dict"])
+        forward = prepare(model, "O0", device)
+        logits = torch.cat([forward(x[i:i + 250]) for i in range(0, x.size(0), 250)])
+        acc1 = 100.0 * (logits.argmax(1) == y).sum().item() / y.size(0)
+        ok = abs(acc1 - ours["saved_acc1"]) <= 0.05
+        failures += not ok
+        print("finetune %-8s torch.load(weights_only=True) + PyTorch Acc@1 %.2f, ptinfer %.2f  %s"
+              % (policy, acc1, ours["saved_acc1"], "ok" if ok else "FAIL (need |diff| <= 0.05)"))
+        report.setdefault("finetune", {})[policy] = {"pytorch_acc1": acc1,
+                                                     "ptinfer_acc1": ours["saved_acc1"],
+                                                     "epoch": ckpt.get("epoch")}
     if args.bench_iters and "bench" in summary:
         for policy, sizes in summary["bench"].items():
             model = torchvision.models.resnet50()
