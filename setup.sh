@@ -8,7 +8,8 @@
 #                        UndefinedBehaviorSanitizer (GCC) and run the unit tests (every ctest
 #                        entry but the e2e_* ones) against that build; `all` runs every test
 #   ./setup.sh fuzz    build the libFuzzer targets (clang) in build-fuzz/ and run each for
-#                      PTINFER_FUZZ_SECONDS (default 30); any crash or sanitizer report fails
+#                      PTINFER_FUZZ_SECONDS (default 30) from seed PTINFER_FUZZ_SEED (default 1;
+#                      0: random); any crash or sanitizer report fails
 #   ./setup.sh bench [ARGS]  also install the benchmark-only dependencies (Node.js + npm, then
 #                      onnxruntime-node into bench/node with --ignore-scripts), build, and run
 #                      bench/anchors.py ARGS: ptinfer vs PyTorch, TorchScript and ONNX Runtime
@@ -22,6 +23,9 @@ JOBS=${PTINFER_JOBS:-$(nproc)}
 SANITIZE_DIR=${PTINFER_SANITIZE_BUILD_DIR:-$ROOT/build-sanitize}
 FUZZ_DIR=${PTINFER_FUZZ_BUILD_DIR:-$ROOT/build-fuzz}
 FUZZ_SECONDS=${PTINFER_FUZZ_SECONDS:-30}
+# A fixed seed makes the CI run repeatable (the same inputs on every machine, as many as its speed
+# allows in FUZZ_SECONDS); PTINFER_FUZZ_SEED=0 lets libFuzzer pick one, for exploratory runs.
+FUZZ_SEED=${PTINFER_FUZZ_SEED:-1}
 
 PACKAGES=(
   build-essential cmake ccache pkg-config
@@ -143,7 +147,7 @@ fuzz() {
     (ASAN_OPTIONS="halt_on_error=1" \
      UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$ROOT/.ci/sanitizers/ubsan.supp" \
      LSAN_OPTIONS="suppressions=$ROOT/.ci/sanitizers/lsan.supp:print_suppressions=0" \
-     "$exe" -max_total_time="$FUZZ_SECONDS" -timeout=60 -rss_limit_mb=2560 -print_final_stats=1 \
+     "$exe" -seed="$FUZZ_SEED" -max_total_time="$FUZZ_SECONDS" -timeout=60 -rss_limit_mb=2560 -print_final_stats=1 \
        -print_funcs=0 -artifact_prefix="$FUZZ_DIR/artifacts/$name-" "$FUZZ_DIR/corpus/$name" "$ROOT/fuzz/corpus/$name")
   done
 }

@@ -319,6 +319,13 @@ def main():
     entry = data.rfind(b"PK\x01\x02", 0, data.rfind(name))
     data[entry + 20:entry + 28] = (2**31).to_bytes(4, "little") * 2  # compressed, uncompressed
     open(os.path.join(out, "lying_size.pth"), "wb").write(bytes(data))
+    # The version record claiming 0xffffffff bytes without a zip64 field: LibTorch's reader reads
+    # that record as it opens the archive.
+    data = bytearray(open(small, "rb").read())
+    name = [n for n in zipfile.ZipFile(small).namelist() if n.endswith("/version")][0].encode()
+    entry = data.rfind(b"PK\x01\x02", 0, data.rfind(name))
+    data[entry + 20:entry + 28] = (2**32 - 1).to_bytes(4, "little") * 2
+    open(os.path.join(out, "lying_version_size.pth"), "wb").write(bytes(data))
 
     # 7c. The legacy format (_use_new_zipfile_serialization=False), as PyTorch < 1.6 wrote.
     legacy = {

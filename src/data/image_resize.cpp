@@ -1,8 +1,6 @@
-// Reimplementation of Pillow 9.4's libImaging/Resample.c for 8-bit RGB with the BILINEAR
-// filter, and of torchvision 0.14's Resize(int) / CenterCrop size rules. Every step keeps
-// Pillow's arithmetic (double coefficients, the same rounding into 22-bit fixed point, int32
-// accumulation starting at one half, arithmetic shift and clamp), because a different but
-// "equivalent" formula changes some output bytes by one.
+// Pillow 9.4's Image.resize(BILINEAR) for 8-bit RGB (its two passes are in
+// resample_kernels.cpp), restricted to the pixels a crop keeps, and torchvision 0.14's
+// Resize(int) / CenterCrop size rules.
 #include "data/image_resize.h"
 
 #include <algorithm>
@@ -14,111 +12,15 @@
 
 #include "common/error.h"
 #include "data/image_decode.h"
+#include "data/resample_kernels.h"
 
 namespace ptinfer::data {
 namespace {
 
-constexpr int kPrecisionBits = 32 - 8 - 2;  // Pillow's PRECISION_BITS
-constexpr int32_t kHalf = int32_t{1} << (kPrecisionBits - 1);
-
-// Fixed-point filter taps for outputs [begin, begin + first.size()) of one axis: output
-// begin + i reads `count[i]` inputs from `first[i]` with weights taps[i * ksize ...].
-struct AxisCoefficients {
-  int ksize = 0;
-  std::vector<int> first;
-  std::vector<int> count;
-  std::vector<int32_t> taps;
-};
-
-double bilinear_filter(double x) {
-  if (x < 0.0) x = -x;
-  return x < 1.0 ? 1.0 - x : 0.0;
-}
-
-AxisCoefficients axis_coefficients(int in_size, int out_size, int begin, int end) {
-  // Pillow passes the source box as floats (0, in_size); the difference is exact here.
-  const float box_begin = 0.0f, box_end = static_cast<float>(in_size);
-  const double scale = static_cast<double>(box_end - box_begin) / out_size;
-  const double filterscale = scale < 1.0 ? 1.0 : scale;  // widen the filter when shrinking
-  const double support = 1.0 * filterscale;              // bilinear support is 1
-  AxisCoefficients c;
-  c.ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
-  const int n_out = end - begin;
-  c.first.resize(n_out);
-  c.count.resize(n_out);
-  c.taps.assign(static_cast<size_t>(n_out) * c.ksize, 0);
-  std::vector<double> weights(c.ksize);
-  for (int i = 0; i < n_out; ++i) {
-    const double center = box_begin + (begin + i + 0.5) * scale;
-    const double inv_scale = 1.0 / filterscale;
-    // Pillow rounds the window ends by adding 0.5 and truncating toward zero.
-    int lo = static_cast<int>(center - support + 0.5);
-    if (lo < 0) lo = 0;
-    int hi = static_cast<int>(center + support + 0.5);
-    if (hi > in_size) hi = in_size;
-    const int n = hi - lo;
-    double total = 0.0;
-    for (int x = 0; x < n; ++x) {
-      const double w = bilinear_filter((x + lo - center + 0.5) * inv_scale);
-      weights[x] = w;
-      total += w;
-    }
-    int32_t* taps = &c.taps[static_cast<size_t>(i) * c.ksize];
-    for (int x = 0; x < n; ++x) {
-      const double w = total != 0.0 ? weights[x] / total : weights[x];
-      const double scaled = w * (1 << kPrecisionBits);
-      taps[x] = static_cast<int32_t>(w < 0 ? -0.5 + scaled : 0.5 + scaled);
-    }
-    c.first[i] = lo;
-    c.count[i] = n;
-  }
-  return c;
-}
-
-inline uint8_t clip8(int32_t acc) {
-  const int32_t v = acc >> kPrecisionBits;  // arithmetic shift, as Pillow's lookup-table clip
-  return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v));
-}
-
-// Horizontal pass: out row y is input row row_begin + y filtered by `c` (out.width outputs).
-void resample_horizontal(const Image& in, int row_begin, const AxisCoefficients& c, Image& out) {
-  for (int y = 0; y < out.height; ++y) {
-    const uint8_t* src = in.row(row_begin + y);
-    uint8_t* dst = out.row(y);
-    for (int x = 0; x < out.width; ++x, dst += 3) {
-      const int32_t* k = &c.taps[static_cast<size_t>(x) * c.ksize];
-      const uint8_t* p = src + static_cast<size_t>(c.first[x]) * 3;
-      int32_t s0 = kHalf, s1 = kHalf, s2 = kHalf;
-      for (int i = 0; i < c.count[x]; ++i, p += 3) {
-        s0 += p[0] * k[i];
-        s1 += p[1] * k[i];
-        s2 += p[2] * k[i];
-      }
-      dst[0] = clip8(s0);
-      dst[1] = clip8(s1);
-      dst[2] = clip8(s2);
-    }
-  }
-}
-
-// Vertical pass: out row y filters, by `c`'s row y, the columns [col_begin, col_begin +
-// out.width) of `in`, whose row 0 is input row `row_shift`.
-void resample_vertical(const Image& in, int col_begin, int row_shift, const AxisCoefficients& c,
-                       Image& out) {
-  const size_t n = static_cast<size_t>(out.width) * 3;
-  std::vector<int32_t> acc(n);
-  for (int y = 0; y < out.height; ++y) {
-    std::fill(acc.begin(), acc.end(), kHalf);
-    const int32_t* k = &c.taps[static_cast<size_t>(y) * c.ksize];
-    for (int i = 0; i < c.count[y]; ++i) {
-      const uint8_t* src = in.row(c.first[y] - row_shift + i) + static_cast<size_t>(col_begin) * 3;
-      const int32_t w = k[i];
-      for (size_t j = 0; j < n; ++j) acc[j] += src[j] * w;  // integer: order-independent
-    }
-    uint8_t* dst = out.row(y);
-    for (size_t j = 0; j < n; ++j) dst[j] = clip8(acc[j]);
-  }
-}
+using detail::AxisCoefficients;
+using detail::axis_coefficients;
+using detail::resample_horizontal;
+using detail::resample_vertical;
 
 // The pixels [x0, x1) x [y0, y1) of Pillow's resize of `image` to width x height, computed
 // without the others: each output pixel depends only on its own coefficients, so this is
