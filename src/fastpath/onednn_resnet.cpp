@@ -263,7 +263,11 @@ size_t OneDnnResNet::cached_plans() const { return impl_->plans.size(); }
 torch::Tensor OneDnnResNet::forward(torch::Tensor x) {
   check_input(x);
   c10::InferenceMode guard;
-  at::init_num_threads();  // this thread's OpenMP team size = at::get_num_threads()
+  // This thread's OpenMP team size = at::get_num_threads(), set once per thread: LibTorch 1.13's
+  // init_num_threads also recreates its pthreadpool, whose new worker then spins for
+  // milliseconds on a core the convolutions need (8% of a resnet18 batch-8 call when this ran
+  // on every call).
+  at::internal::lazy_init_num_threads();
   Impl& m = *impl_;
   const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
   Plan& plan = m.plan_for(n, h, w);

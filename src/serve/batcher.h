@@ -34,9 +34,28 @@ struct BatcherOptions {
   int64_t request_timeout_ms = 30000;  // a request not answered by then gets an error
 };
 
-// What one runner call did, for metrics (called on the batch thread, after the call).
+// One sample for the batcher: a ready tensor, or its shape and dtype plus a function that writes
+// it into its row of the batch. Deferred samples are filled on the batch thread just before the
+// runner call, the batch's rows in parallel on the intra-op threads: image decoding then takes
+// turns with the model on the same cores instead of preempting its threads mid-call.
+struct Sample {
+  torch::Tensor tensor;  // a ready sample, or undefined for a deferred one
+  std::vector<int64_t> shape;
+  torch::ScalarType dtype = torch::kFloat32;
+  // Writes the sample into `row` (contiguous, `shape`, `dtype`). May throw: only this sample's
+  // request then fails, with that error (a ptinfer::Error keeps its kind).
+  std::function<void(torch::Tensor& row)> fill;
+
+  static Sample ready(torch::Tensor tensor);
+  static Sample deferred(std::vector<int64_t> shape, torch::ScalarType dtype,
+                         std::function<void(torch::Tensor& row)> fill);
+};
+
+// What one runner call did, for metrics (called on the batch thread after the call, before its
+// requests are answered).
 struct BatchStats {
   int batch_size = 0;
+  double prepare_seconds = 0;         // filling the deferred samples' rows
   double compute_seconds = 0;         // the runner call
   std::vector<double> queue_seconds;  // per request: from submission to the start of the call
 };
@@ -67,6 +86,10 @@ class Batcher {
   // queue must have room for all), and the rows come back in order. Throws
   // Error(kInvalidArgument) when there are more samples than queue_size.
   std::vector<torch::Tensor> infer_all(const std::vector<torch::Tensor>& inputs);
+
+  // As infer_all() for samples that may be deferred (see Sample); a deferred sample whose fill
+  // throws gets that error and does not take a row of the runner call.
+  std::vector<torch::Tensor> infer_samples(std::vector<Sample> samples);
 
   // Refuses new requests, answers every queued one (without waiting for batches to fill) and
   // joins the batch thread. Idempotent.

@@ -181,6 +181,66 @@ TEST(Batcher, InferAllKeepsOrderAndNeedsRoomForAll) {
   }
 }
 
+// Deferred samples are filled on the batch thread into their rows; one whose fill throws gets
+// its own error and leaves the batch, and the others are still answered from one runner call.
+TEST(Batcher, DeferredSamplesAreFilledAndAFailedFillFailsOnlyItsRequest) {
+  FakeRunner fake;
+  BatcherOptions o;
+  o.max_batch_size = 4;
+  o.max_queue_delay_us = 0;
+  std::atomic<int> observed_batch{0};
+  Batcher batcher(
+      "fake", [&](const torch::Tensor& b) { return fake(b); }, o,
+      [&](const BatchStats& s) { observed_batch = s.batch_size; });
+  auto filled = [](float value) {
+    return Sample::deferred({3, 2, 2}, torch::kFloat32, [value](torch::Tensor& row) {
+      ASSERT_TRUE(row.is_contiguous());
+      row.fill_(value);
+    });
+  };
+  std::vector<Sample> samples;
+  samples.push_back(filled(1));
+  samples.push_back(Sample::deferred({3, 2, 2}, torch::kFloat32, [](torch::Tensor&) {
+    throw Error(ErrorKind::kCorruptData, "image 2: not a JPEG");
+  }));
+  samples.push_back(Sample::ready(sample(3)));
+  samples.push_back(filled(4));
+  try {
+    batcher.infer_samples(std::move(samples));
+    FAIL() << "expected the second sample's error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kCorruptData);
+    EXPECT_NE(std::string(e.what()).find("image 2: not a JPEG"), std::string::npos);
+  }
+  EXPECT_EQ(fake.calls.load(), 1);
+  EXPECT_EQ(fake.largest.load(), 3);  // the three good samples, in one call
+  EXPECT_EQ(observed_batch.load(), 3);
+
+  // Without the failing one, every row comes back in order.
+  std::vector<Sample> good;
+  for (float v : {5.0f, 6.0f}) good.push_back(filled(v));
+  good.push_back(Sample::ready(sample(7)));
+  std::vector<torch::Tensor> rows = batcher.infer_samples(std::move(good));
+  ASSERT_EQ(rows.size(), 3u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(rows[i].item<float>(), 12.0f * (5 + i));
+}
+
+// A fill that throws something other than ptinfer::Error reaches the caller as kInternal.
+TEST(Batcher, ForeignFillErrorsBecomeInternalErrors) {
+  Batcher batcher("fake", [](const torch::Tensor& b) { return b.flatten(1).sum(1); }, {});
+  std::vector<Sample> samples;
+  samples.push_back(Sample::deferred({2}, torch::kFloat32, [](torch::Tensor&) {
+    throw std::runtime_error("disk on fire");
+  }));
+  try {
+    batcher.infer_samples(std::move(samples));
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInternal);
+    EXPECT_NE(std::string(e.what()).find("model 'fake': disk on fire"), std::string::npos);
+  }
+}
+
 TEST(Batcher, InvalidOptionsAreRejected) {
   BatcherOptions o;
   o.max_batch_size = 0;

@@ -8,7 +8,8 @@
 
 namespace ptinfer::serve {
 
-BoundedTaskQueue::BoundedTaskQueue(size_t threads, size_t max_connections)
+BoundedTaskQueue::BoundedTaskQueue(size_t threads, size_t max_connections,
+                                   std::function<void()> on_thread_start)
     : max_connections_(max_connections) {
   if (threads < 1 || max_connections < threads) {
     throw Error(ErrorKind::kInvalidArgument,
@@ -16,7 +17,9 @@ BoundedTaskQueue::BoundedTaskQueue(size_t threads, size_t max_connections)
                     ") must be >= --http-threads (" + std::to_string(threads) + ") >= 1");
   }
   threads_.reserve(threads);
-  for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
+  for (size_t i = 0; i < threads; ++i) {
+    threads_.emplace_back([this, on_thread_start] { work(on_thread_start); });
+  }
 }
 
 BoundedTaskQueue::~BoundedTaskQueue() { shutdown(); }
@@ -63,7 +66,8 @@ size_t BoundedTaskQueue::pending() const {
   return jobs_.size();
 }
 
-void BoundedTaskQueue::work() {
+void BoundedTaskQueue::work(const std::function<void()>& on_thread_start) {
+  if (on_thread_start) on_thread_start();
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
     work_cv_.wait(lock, [&] { return shutdown_ || !jobs_.empty(); });

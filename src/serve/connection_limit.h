@@ -26,9 +26,11 @@ namespace ptinfer::serve {
 
 class BoundedTaskQueue : public httplib::TaskQueue {
  public:
-  // Starts `threads` workers (>= 1). `max_connections` (>= threads) bounds the jobs enqueued and
-  // not yet finished. Throws Error(kInvalidArgument) otherwise.
-  BoundedTaskQueue(size_t threads, size_t max_connections);
+  // Starts `threads` workers (>= 1), each running `on_thread_start` (if set) before its first
+  // job. `max_connections` (>= threads) bounds the jobs enqueued and not yet finished. Throws
+  // Error(kInvalidArgument) otherwise.
+  BoundedTaskQueue(size_t threads, size_t max_connections,
+                   std::function<void()> on_thread_start = {});
   // shutdown().
   ~BoundedTaskQueue() override;
 
@@ -46,7 +48,7 @@ class BoundedTaskQueue : public httplib::TaskQueue {
   size_t pending() const;  // jobs waiting for a worker
 
  private:
-  void work();
+  void work(const std::function<void()>& on_thread_start);
 
   const size_t max_connections_;
   mutable std::mutex mutex_;

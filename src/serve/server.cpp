@@ -104,8 +104,13 @@ class Server {
       models_[spec.name].spec = spec;
       metrics_.set_model_ready(spec.name, false);
     }
+    // Each request thread sets up LibTorch's per-thread state before it serves anything: the
+    // first parallel op of a thread calls at::init_num_threads, which in LibTorch 1.13 recreates
+    // the process-wide pthreadpool, whose new worker then spins for milliseconds on a core the
+    // model needs (5% of the CPU under load when 160 threads did it one by one while serving).
     pool_ = std::make_unique<BoundedTaskQueue>(static_cast<size_t>(options.http_threads),
-                                               static_cast<size_t>(options.max_connections));
+                                               static_cast<size_t>(options.max_connections),
+                                               [] { at::internal::lazy_init_num_threads(); });
   }
 
   int run() {
@@ -254,19 +259,24 @@ class Server {
     }
   }
 
-  // Decode + preprocess on the request thread, so that the batch thread only runs the model.
-  torch::Tensor preprocess(const ServedModel& m, const std::string& bytes,
-                           const std::string& what) {
+  // The image as a deferred sample: decode + preprocess run on the batch thread, writing straight
+  // into the request's row of the batch (see serve::Sample). The bytes are copied: a request
+  // that times out returns while its sample may still be filled.
+  static Sample image_sample(const ServedModel& m, const std::string& bytes,
+                             const std::string& what) {
     if (bytes.empty()) {
       throw Error(ErrorKind::kInvalidArgument,
                   what + " is empty: send the image as the body or as a multipart field");
     }
-    data::Image image =
-        data::decode_image(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), what);
     const int64_t crop = m.spec.preprocess.crop_size;
-    torch::Tensor t = torch::empty({3, crop, crop}, torch::kFloat32);
-    data::preprocess_image(image, m.spec.preprocess, t.data_ptr<float>());
-    return t;
+    auto data = std::make_shared<const std::string>(bytes);
+    return Sample::deferred(
+        {3, crop, crop}, torch::kFloat32,
+        [data, what, options = m.spec.preprocess](torch::Tensor& row) {
+          data::Image image = data::decode_image(reinterpret_cast<const uint8_t*>(data->data()),
+                                                 data->size(), what);
+          data::preprocess_image(image, options, row.data_ptr<float>());
+        });
   }
 
   void predictions(const httplib::Request& req, httplib::Response& res) {
@@ -277,7 +287,7 @@ class Server {
     const auto start = Clock::now();
     try {
       require_ready(*m);
-      torch::Tensor input;
+      Sample input;
       if (req.is_multipart_form_data()) {
         // TorchServe reads the field "data" or "body"; any single file field is accepted.
         if (req.files.empty()) {
@@ -286,11 +296,11 @@ class Server {
         auto it = req.files.find("data");
         if (it == req.files.end()) it = req.files.find("body");
         if (it == req.files.end()) it = req.files.begin();
-        input = preprocess(*m, it->second.content, "multipart field '" + it->first + "'");
+        input = image_sample(*m, it->second.content, "multipart field '" + it->first + "'");
       } else {
-        input = preprocess(*m, req.body, "request body");
+        input = image_sample(*m, req.body, "request body");
       }
-      torch::Tensor logits = m->batcher->infer(input).unsqueeze(0);
+      torch::Tensor logits = m->batcher->infer_samples({std::move(input)}).at(0).unsqueeze(0);
       metrics::TopK top = metrics::top_k(logits, 5);
       nlohmann::ordered_json body = nlohmann::ordered_json::object();
       for (size_t k = 0; k < top.indices[0].size(); ++k) {
@@ -314,17 +324,18 @@ class Server {
     try {
       require_ready(*m);
       InferRequest r = parse_infer_request(req.body);
-      std::vector<torch::Tensor> rows;
+      std::vector<Sample> rows;
       if (r.is_images) {
         for (size_t i = 0; i < r.images.size(); ++i) {
-          rows.push_back(preprocess(*m, r.images[i], "inputs[0].data[" + std::to_string(i) + "]"));
+          rows.push_back(
+              image_sample(*m, r.images[i], "inputs[0].data[" + std::to_string(i) + "]"));
         }
       } else {
-        for (int64_t i = 0; i < r.tensor.size(0); ++i) rows.push_back(r.tensor[i]);
+        for (int64_t i = 0; i < r.tensor.size(0); ++i) rows.push_back(Sample::ready(r.tensor[i]));
       }
       // The samples join the queue one by one, so that they can share batches with other
       // requests' samples.
-      std::vector<torch::Tensor> outputs = m->batcher->infer_all(rows);
+      std::vector<torch::Tensor> outputs = m->batcher->infer_samples(std::move(rows));
       json body = infer_response(name, r, torch::stack(outputs), m->labels);
       res.status = 200;
       res.set_content(body.dump(), "application/json");
