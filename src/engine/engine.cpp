@@ -108,7 +108,8 @@ Engine::Engine(const EngineOptions& options) : device_(options.device), amp_(opt
 #ifndef PTINFER_WITHOUT_FASTPATH
   if (options.fast_path) {  // fastpath/fast_path.h: replaces the module when it has a fast form
     native->eval();
-    fastpath::FastPathOptions fast{fastpath::kernels_from_env(), amp_, device_};
+    fastpath::FastPathOptions fast{fastpath::kernels_from_env(), amp_, device_,
+                                   fastpath::winograd_from_env()};
     if (auto fast_model = fastpath::build(*native, fast)) {
       spdlog::info("engine: fast path ({} kernels)", fastpath::to_string(fast.kernels));
       native = std::move(fast_model);

@@ -25,6 +25,14 @@ Kernels kernels_from_env() {
   return parse_kernels(v, "PTINFER_FAST_PATH_KERNELS");
 }
 
+bool winograd_from_env() {
+  const char* v = std::getenv("PTINFER_FAST_PATH_WINOGRAD");
+  if (v == nullptr || *v == '\0' || std::string(v) == "1") return true;
+  if (std::string(v) == "0") return false;
+  throw Error(ErrorKind::kInvalidArgument,
+              std::string("PTINFER_FAST_PATH_WINOGRAD must be '0' or '1', got '") + v + "'");
+}
+
 std::string unsupported_reason(const models::ImageClassifier& model,
                                const FastPathOptions& options) {
   if (dynamic_cast<const models::ResNet*>(&model) == nullptr) return "not a ResNet-family model";
@@ -46,7 +54,7 @@ std::shared_ptr<models::ImageClassifier> build(const models::ImageClassifier& mo
   if (options.kernels == Kernels::kTorch) {
     return std::make_shared<TorchResNet>(std::move(folded), dtype);
   }
-  return std::make_shared<OneDnnResNet>(std::move(folded), dtype);
+  return std::make_shared<OneDnnResNet>(std::move(folded), dtype, options.winograd);
 }
 
 }  // namespace ptinfer::fastpath

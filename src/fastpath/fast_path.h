@@ -27,6 +27,7 @@ struct FastPathOptions {
   Kernels kernels = Kernels::kOneDnn;  // which implementation runs the folded model
   amp::Policy amp;                     // O0: fp32; O2/O3 with bf16: bf16 activations and weights
   torch::Device device = torch::kCPU;  // only the CPU has a fast path
+  bool winograd = true;                // fp32 3x3 convolutions through Winograd (OneDnnResNet)
 };
 
 // "onednn" or "torch" -> Kernels; throws Error(kInvalidArgument) naming `source` otherwise.
@@ -36,6 +37,10 @@ std::string to_string(Kernels kernels);
 // The kernels named by PTINFER_FAST_PATH_KERNELS ("onednn" or "torch"), kOneDnn when unset or
 // empty; throws Error(kInvalidArgument) naming the variable for any other value.
 Kernels kernels_from_env();
+
+// PTINFER_FAST_PATH_WINOGRAD: "1" (the default when unset or empty) or "0"; throws
+// Error(kInvalidArgument) naming the variable for any other value.
+bool winograd_from_env();
 
 // Why `model` under `options` has no fast path ("" when it has one): not a ResNet, a device
 // other than the CPU, O1, or fp16.

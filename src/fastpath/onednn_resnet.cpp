@@ -20,7 +20,9 @@ using dnnl::memory;
 using tag = memory::format_tag;
 
 // Activation buffers by role; a plan's steps name roles, the forward binds the current pointers.
-enum Role { kInput = 0, kShortcut, kBlockIn, kTemp1, kTemp2, kScratch, kRoles };
+// kWinoIn / kWinoOut hold a Winograd convolution's input and output in the blocked layout its
+// kernel wants.
+enum Role { kInput = 0, kShortcut, kBlockIn, kTemp1, kTemp2, kScratch, kWinoIn, kWinoOut, kRoles };
 
 // A conv's folded weights, plus their reordered copies, one per layout a primitive asked for.
 struct ConvWeights {
@@ -55,6 +57,7 @@ struct OneDnnResNet::Impl {
   dnnl::stream strm{eng};
   torch::ScalarType dtype;
   memory::data_type dt;
+  bool winograd = false;
   ConvWeights stem;
   struct Block {
     std::vector<ConvWeights> convs;
@@ -95,10 +98,46 @@ struct OneDnnResNet::Impl {
     dnnl::primitive_attr attr;
     attr.set_post_ops(ops);
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    // Winograd F(4x4, 3x3) where it applies (fp32, 3x3, stride 1, no groups, no residual sum)
+    // and this CPU has the kernel: about 2x the direct kernel's speed on these layers. It
+    // reads and writes a blocked layout, so reorders from and to channels_last go around it.
+    if (winograd && dt == memory::data_type::f32 && k == 3 && s == 1 && g == 1 && !sum) {
+      const memory::desc src_any({in[0], in[1], in[2], in[3]}, dt, tag::any);
+      const memory::desc dst_any({out[0], out[1], out[2], out[3]}, dt, tag::any);
+      dnnl::convolution_forward::primitive_desc wpd;
+      dnnl::reorder::primitive_desc to_blocked, from_blocked;
+      bool have_winograd = false;
+      try {
+        dnnl::convolution_forward::desc wd(dnnl::prop_kind::forward_inference,
+                                           dnnl::algorithm::convolution_winograd, src_any, w_any,
+                                           cw.bias.get_desc(), dst_any, {s, s}, {p, p}, {p, p});
+        wpd = dnnl::convolution_forward::primitive_desc(wd, attr, eng);
+        to_blocked = dnnl::reorder::primitive_desc(eng, src_md, eng, wpd.src_desc());
+        from_blocked = dnnl::reorder::primitive_desc(eng, wpd.dst_desc(), eng, dst_md);
+        have_winograd = true;
+      } catch (const dnnl::error&) {
+        // No Winograd kernel here (no AVX-512, or a shape it refuses): the direct one below.
+      }
+      if (have_winograd) {
+        add_reorder(plan, to_blocked, src, kWinoIn);
+        add_conv_step(plan, cw, wpd, wdims, g, kWinoIn, kWinoOut);
+        add_reorder(plan, from_blocked, kWinoOut, dst);
+        return out;
+      }
+    }
     dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference,
                                       dnnl::algorithm::convolution_direct, src_md, w_any,
                                       cw.bias.get_desc(), dst_md, {s, s}, {p, p}, {p, p});
     dnnl::convolution_forward::primitive_desc pd(d, attr, eng);
+    add_conv_step(plan, cw, pd, wdims, g, src, dst);
+    return out;
+  }
+
+  // The convolution `pd` as a step from role `src` to role `dst`, its weights reordered (once
+  // per layout) from the folded fp32 OIHW ones.
+  void add_conv_step(Plan& plan, ConvWeights& cw, const dnnl::convolution_forward::primitive_desc& pd,
+                     const memory::dims& wdims, int64_t g, Role src, Role dst) {
+    const FoldedConv& c = cw.folded;
 
     memory weights;
     for (const auto& [md, mem] : cw.packed) {
@@ -115,7 +154,7 @@ struct OneDnnResNet::Impl {
 
     Step step;
     step.prim = dnnl::convolution_forward(pd);
-    memory src_mem(src_md, eng, nullptr), dst_mem(dst_md, eng, nullptr);
+    memory src_mem(pd.src_desc(), eng, nullptr), dst_mem(pd.dst_desc(), eng, nullptr);
     memory scratch(pd.scratchpad_desc(), eng, nullptr);
     step.args = {{DNNL_ARG_SRC, src_mem},
                  {DNNL_ARG_WEIGHTS, weights},
@@ -124,9 +163,20 @@ struct OneDnnResNet::Impl {
                  {DNNL_ARG_SCRATCHPAD, scratch}};
     step.bindings = {{src_mem, src}, {dst_mem, dst}, {scratch, kScratch}};
     plan.steps.push_back(std::move(step));
-    need(plan, dst, dst_md.get_size());
+    need(plan, dst, pd.dst_desc().get_size());
     need(plan, kScratch, pd.scratchpad_desc().get_size());
-    return out;
+  }
+
+  // The reorder `pd` as a step from role `from` to role `to`.
+  void add_reorder(Plan& plan, const dnnl::reorder::primitive_desc& pd, Role from, Role to) {
+    const memory::desc from_md = pd.src_desc(), to_md = pd.dst_desc();
+    memory from_mem(from_md, eng, nullptr), to_mem(to_md, eng, nullptr);
+    Step step;
+    step.prim = dnnl::reorder(pd);
+    step.args = {{DNNL_ARG_FROM, from_mem}, {DNNL_ARG_TO, to_mem}};
+    step.bindings = {{from_mem, from}, {to_mem, to}};
+    plan.steps.push_back(std::move(step));
+    need(plan, to, to_md.get_size());
   }
 
   static void need(Plan& plan, Role role, size_t bytes) {
@@ -230,10 +280,11 @@ ConvWeights make_weights(FoldedConv c, const dnnl::engine& eng) {
 
 }  // namespace
 
-OneDnnResNet::OneDnnResNet(FoldedResNet folded, torch::ScalarType dtype)
+OneDnnResNet::OneDnnResNet(FoldedResNet folded, torch::ScalarType dtype, bool winograd)
     : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.dtype = dtype;
+  m.winograd = winograd;
   if (dtype == torch::kFloat32) {
     m.dt = memory::data_type::f32;
   } else if (dtype == torch::kBFloat16) {

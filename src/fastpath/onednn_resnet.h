@@ -30,7 +30,11 @@ class OneDnnResNet : public models::ImageClassifier {
   static constexpr size_t kMaxPlans = 8;
 
   // `dtype`: kFloat32 or kBFloat16 (weights and activations; biases and BN folding stay fp32).
-  OneDnnResNet(FoldedResNet folded, torch::ScalarType dtype);
+  // `winograd`: fp32 3x3 stride-1 convolutions without a residual sum use oneDNN's Winograd
+  // F(4x4, 3x3) kernel where this CPU has one (AVX-512), behind reorders from and to
+  // channels_last: fewer multiplications, logits within fp32 rounding of the direct kernel's
+  // (fast_path_test bounds the difference); the direct kernel otherwise.
+  OneDnnResNet(FoldedResNet folded, torch::ScalarType dtype, bool winograd = true);
   ~OneDnnResNet() override;
 
   // x: [N, 3, H, W] float of any dtype and layout -> logits [N, num_classes] in `dtype`, a new

@@ -68,6 +68,18 @@ def make_image_folder(root, classes, per_class, seed=0):
     return root
 
 
+def randomize_batch_norm(model):
+    """Gives every BatchNorm2d of `model` non-trivial statistics and affine parameters (from
+    torch's current random state), so that a wrong BatchNorm shows in the logits."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+
+
 def make_guide_checkpoint(path, arch, num_classes, seed=0, half=False, prefix="module."):
     """A checkpoint as the guide's training loop saves it: epoch, arch, state_dict (with the
     DataParallel prefix), best_acc1 (a tensor) and the optimizer state. BatchNorm statistics are
@@ -78,13 +90,7 @@ def make_guide_checkpoint(path, arch, num_classes, seed=0, half=False, prefix="m
     optimizer = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9)
     model(torch.randn(4, 3, 64, 64)).mean().backward()
     optimizer.step()
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.2, 0.2)
-                m.running_var.uniform_(0.5, 1.5)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
+    randomize_batch_norm(model)
     state = {prefix + k: (v.half() if half and v.is_floating_point() else v)
              for k, v in model.state_dict().items()}
     torch.save({"epoch": 3, "arch": arch, "state_dict": state,

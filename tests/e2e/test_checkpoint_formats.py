@@ -67,11 +67,7 @@ def read_safetensors(path):
 def model_and_state(arch, num_classes, seed):
     torch.manual_seed(seed)
     model = torchvision.models.__dict__[arch](num_classes=num_classes)
-    with torch.no_grad():  # non-trivial BatchNorm statistics, as a trained model has
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.1, 0.1)
-                m.running_var.uniform_(0.5, 1.5)
+    common.randomize_batch_norm(model)  # non-trivial BatchNorm, as a trained model has
     return model.eval(), model.state_dict()
 
 

@@ -21,13 +21,8 @@ def trained_looking(model, seed):
     """Random weights with non-trivial BatchNorm statistics and a head whose logits are well
     apart, so top-k orders are not decided by rounding."""
     torch.manual_seed(seed)
+    common.randomize_batch_norm(model)
     with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.2, 0.2)
-                m.running_var.uniform_(0.5, 1.5)
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.2, 0.2)
         head = [m for m in model.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))][-1]
         head.weight.normal_(0, 0.5)
         head.bias.uniform_(1, 2)
