@@ -264,6 +264,44 @@ TEST(FastPath, KernelNamesAndEnvironmentVariable) {
   unsetenv("PTINFER_FAST_PATH_KERNELS");
 }
 
+TEST(FastPath, WinogradEnvironmentVariable) {
+  unsetenv("PTINFER_FAST_PATH_WINOGRAD");
+  EXPECT_TRUE(winograd_from_env());
+  setenv("PTINFER_FAST_PATH_WINOGRAD", "0", 1);
+  EXPECT_FALSE(winograd_from_env());
+  setenv("PTINFER_FAST_PATH_WINOGRAD", "1", 1);
+  EXPECT_TRUE(winograd_from_env());
+  setenv("PTINFER_FAST_PATH_WINOGRAD", "yes", 1);
+  try {
+    winograd_from_env();
+    FAIL() << "accepted 'yes'";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("PTINFER_FAST_PATH_WINOGRAD"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("'yes'"), std::string::npos);
+  }
+  unsetenv("PTINFER_FAST_PATH_WINOGRAD");
+}
+
+// The direct kernels (winograd off) against the module too, and against the Winograd run: the
+// two differ only by fp32 rounding.
+TEST(OneDnnResNet, WinogradOffAndOnAgree) {
+  torch::manual_seed(0);
+  auto model = models::create_model("resnet50", 10);
+  model->eval();
+  FastPathOptions direct = fp32(Kernels::kOneDnn);
+  direct.winograd = false;
+  auto off = build(*model, direct);
+  auto on = build(*model, fp32(Kernels::kOneDnn));
+  for (const auto& shape : std::vector<std::vector<int64_t>>{{1, 3, 64, 64}, {3, 3, 45, 37}}) {
+    const torch::Tensor x = torch::randn(shape);
+    const torch::Tensor ref = run(*model, x);
+    EXPECT_LE(rel_l2(run(*off, x), ref), 1e-5) << x.sizes();
+    EXPECT_LE(rel_l2(run(*on, x), ref), 1e-5) << x.sizes();
+    EXPECT_LE(rel_l2(run(*on, x), run(*off, x)), 1e-5) << x.sizes();
+  }
+}
+
 TEST(FastPath, RejectsBadInputs) {
   torch::manual_seed(0);
   auto model = models::create_model("resnet18", 10);
