@@ -10,8 +10,6 @@
 //                 order, for an exactness check
 // Prints one JSON object: {"images", "rounds", "best_seconds", "images_per_second"}.
 // Exit status 2 for bad arguments, 1 when an image fails (the message names it).
-#include <malloc.h>
-
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -21,6 +19,7 @@
 #include <vector>
 
 #include "data/preprocess.h"
+#include "engine/cpu_setup.h"
 
 namespace {
 
@@ -54,10 +53,9 @@ Args parse(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // The malloc setting every ptinfer process applies at start (engine/cpu_setup.cpp,
-  // tune_malloc): decoded images are reused heap memory, not fresh mmapped pages.
-  mallopt(M_MMAP_MAX, 0);
-  mallopt(M_TRIM_THRESHOLD, 512 * 1024 * 1024);
+  // The malloc setting every ptinfer process applies at start: decoded images are reused heap
+  // memory, not fresh mmapped pages.
+  ptinfer::engine::tune_malloc();
   Args args;
   try {
     args = parse(argc, argv);

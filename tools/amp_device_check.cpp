@@ -47,6 +47,7 @@
 #include "common/error.h"
 #include "engine/engine.h"
 #include "models/registry.h"
+#include "models/resnet.h"
 #include "tools/cuda_memory_stats.h"
 #include "tools/fashion_mnist_idx.h"
 #include "train/trainer.h"
@@ -83,17 +84,6 @@ std::vector<Policy> policies_for(const torch::Device& device) {
 
 // --- layers -------------------------------------------------------------------------------------
 
-torch::Tensor run_child(torch::nn::Module& m, torch::Tensor x) {
-  if (auto* c = m.as<torch::nn::Conv2d>()) return c->forward(x);
-  if (auto* b = m.as<torch::nn::BatchNorm2d>()) return b->forward(x);
-  if (auto* r = m.as<torch::nn::ReLU>()) return r->forward(x);
-  if (auto* p = m.as<torch::nn::MaxPool2d>()) return p->forward(x);
-  if (auto* s = m.as<torch::nn::Sequential>()) return s->forward(x);
-  if (auto* a = m.as<torch::nn::AdaptiveAvgPool2d>()) return a->forward(x);
-  if (auto* l = m.as<torch::nn::Linear>()) return l->forward(torch::flatten(x, 1));
-  throw ptinfer::Error(ptinfer::ErrorKind::kInternal, "unexpected child " + m.name());
-}
-
 json check_layers(const torch::Device& device) {
   std::cout << "layers: resnet18 child by child on " << device.str() << "\n";
   json out;
@@ -113,7 +103,7 @@ json check_layers(const torch::Device& device) {
       torch::Tensor x =
           torch::randn({2, 3, 64, 64}).to(device, ptinfer::amp::input_dtype(policy));
       for (const auto& item : model->named_children()) {
-        x = run_child(*item.value(), x);
+        x = ptinfer::models::forward_top_level_child(*item.value(), x);
         dtypes[item.key()] = std::string(c10::toString(x.scalar_type()));
         // O1: conv1 and fc in the low dtype; BatchNorm in fp32, so bn1 and every block (ending
         // in BN + add + relu) return fp32. O2/O3: the low dtype from the input to the logits.

@@ -8,6 +8,7 @@
 
 #include "amp/autocast.h"
 #include "models/registry.h"
+#include "models/resnet.h"
 
 namespace ptinfer::amp {
 namespace {
@@ -32,19 +33,6 @@ std::shared_ptr<models::ImageClassifier> make_model(const std::string& arch, int
   return model;
 }
 
-// Runs one of ResNet's top-level children (conv1, bn1, relu, maxpool, layerN, avgpool, fc).
-torch::Tensor run_child(torch::nn::Module& m, torch::Tensor x) {
-  if (auto* c = m.as<torch::nn::Conv2d>()) return c->forward(x);
-  if (auto* b = m.as<torch::nn::BatchNorm2d>()) return b->forward(x);
-  if (auto* r = m.as<torch::nn::ReLU>()) return r->forward(x);
-  if (auto* p = m.as<torch::nn::MaxPool2d>()) return p->forward(x);
-  if (auto* s = m.as<torch::nn::Sequential>()) return s->forward(x);
-  if (auto* a = m.as<torch::nn::AdaptiveAvgPool2d>()) return a->forward(x);
-  if (auto* l = m.as<torch::nn::Linear>()) return l->forward(torch::flatten(x, 1));
-  ADD_FAILURE() << "unexpected child " << m.name();
-  return x;
-}
-
 // The output dtype of each top-level child when the model runs step by step as Engine::run
 // runs it under `policy`.
 std::map<std::string, torch::ScalarType> layer_dtypes(models::ImageClassifier& model,
@@ -54,7 +42,7 @@ std::map<std::string, torch::ScalarType> layer_dtypes(models::ImageClassifier& m
   torch::Tensor x = torch::randn({1, 3, 64, 64}).to(input_dtype(policy));
   std::map<std::string, torch::ScalarType> out;
   for (const auto& item : model.named_children()) {
-    x = run_child(*item.value(), x);
+    x = models::forward_top_level_child(*item.value(), x);
     out[item.key()] = x.scalar_type();
   }
   return out;

@@ -184,6 +184,17 @@ torch::Tensor ResNet::forward(torch::Tensor x) {
   return fc_(x);
 }
 
+torch::Tensor forward_top_level_child(torch::nn::Module& child, const torch::Tensor& x) {
+  if (auto* c = child.as<nn::Conv2d>()) return c->forward(x);
+  if (auto* b = child.as<nn::BatchNorm2d>()) return b->forward(x);
+  if (auto* r = child.as<nn::ReLU>()) return r->forward(x);
+  if (auto* p = child.as<nn::MaxPool2d>()) return p->forward(x);
+  if (auto* s = child.as<nn::Sequential>()) return s->forward(x);
+  if (auto* a = child.as<nn::AdaptiveAvgPool2d>()) return a->forward(x);
+  if (auto* l = child.as<nn::Linear>()) return l->forward(torch::flatten(x, 1));
+  throw Error(ErrorKind::kInternal, "not a ResNet top-level child: " + child.name());
+}
+
 std::shared_ptr<ResNet> resnet18(int64_t num_classes, bool zero_init_residual) {
   return make(BlockKind::kBasic, {2, 2, 2, 2}, 1, 64, num_classes, zero_init_residual);
 }

@@ -95,6 +95,12 @@ class ResNet : public ImageClassifier {
   torch::nn::Linear fc_{nullptr};
 };
 
+// Runs `child`, one of ResNet's top-level children (conv1, bn1, relu, maxpool, layer1..layer4,
+// avgpool, fc), on `x`, flattening before fc as ResNet::forward does: running the children in
+// order is ResNet::forward, one layer's output at a time (for per-layer checks). Throws
+// Error(kInternal) for a module of any other type.
+torch::Tensor forward_top_level_child(torch::nn::Module& child, const torch::Tensor& x);
+
 // torchvision's configurations: resnet18/34 (BasicBlock [2,2,2,2] / [3,4,6,3]),
 // resnet50/101/152 (Bottleneck [3,4,6,3] / [3,4,23,3] / [3,8,36,3]), resnext50_32x4d,
 // resnext101_32x8d, resnext101_64x4d (groups x width_per_group), wide_resnet50_2 and

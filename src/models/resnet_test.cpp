@@ -258,5 +258,24 @@ TEST(ResNet, RejectsBadOptionsAndInputs) {
   EXPECT_THROW(model->forward(torch::zeros({3, 32, 32})), Error);
 }
 
+// Running the top-level children one by one is ResNet::forward; any other module is refused.
+TEST(ResNet, TopLevelChildrenInOrderAreTheForward) {
+  torch::manual_seed(0);
+  auto model = resnet18(10);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = torch::randn({2, 3, 40, 40});
+  torch::Tensor y = x;
+  for (const auto& item : model->named_children()) y = forward_top_level_child(*item.value(), y);
+  EXPECT_TRUE(torch::equal(y, model->forward(x)));
+  torch::nn::Dropout dropout;
+  try {
+    forward_top_level_child(*dropout, x);
+    FAIL() << "a Dropout was run";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInternal);
+  }
+}
+
 }  // namespace
 }  // namespace ptinfer::models

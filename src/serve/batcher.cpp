@@ -173,9 +173,6 @@ std::exception_ptr as_ptinfer_error(const std::string& model) {
 void Batcher::run_batch(std::vector<std::shared_ptr<Request>>& batch) {
   BatchStats stats;
   const auto start = Clock::now();
-  for (const auto& r : batch) {
-    stats.queue_seconds.push_back(std::chrono::duration<double>(start - r->submitted).count());
-  }
   // Every row written in place: ready samples copied, deferred ones filled (in parallel when
   // there are several: decoding JPEGs on the intra-op threads, between model calls).
   const int64_t n = static_cast<int64_t>(batch.size());
@@ -228,12 +225,11 @@ void Batcher::run_batch(std::vector<std::shared_ptr<Request>>& batch) {
     std::vector<std::shared_ptr<Request>> rest;
     for (int64_t i : kept) rest.push_back(batch[i]);
     batch.swap(rest);
-    stats.queue_seconds.clear();
-    for (const auto& r : batch) {
-      stats.queue_seconds.push_back(std::chrono::duration<double>(start - r->submitted).count());
-    }
   }
   stats.batch_size = static_cast<int>(batch.size());
+  for (const auto& r : batch) {
+    stats.queue_seconds.push_back(std::chrono::duration<double>(start - r->submitted).count());
+  }
   const auto compute_start = Clock::now();
   std::vector<torch::Tensor> rows;
   std::exception_ptr error;
