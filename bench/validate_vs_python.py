@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """`ptinfer validate` against the guide's Python loop (torchvision ImageFolder + DataLoader with
 workers + eager model under no_grad) on the same generated ImageNet-like images, the same
-checkpoint and the same machine, interleaved in one run. Prints img/s, peak RSS and time to the
-end of the first batch for each, and ratios against the Python loop.
+checkpoint and the same machine, interleaved in one run. Prints img/s, peak RSS and time to first
+prediction (process start -> the first batch's logits: imports or dynamic loading, checkpoint
+read, model build, the loader's first batch, the first forward) for each, and ratios against the
+Python loop.
 
 Usage: /usr/bin/python3 bench/validate_vs_python.py [--arch resnet50] [--images 256] [-b 32]
          [-j 2] [--repeats 2] [--work DIR]
@@ -67,19 +69,27 @@ def main():
             summary, out, wall = measure(time_cmd + runners[runner](j), j, env)
             rss = float(out.strip().splitlines()[-1].split()[-1])
             results[name].append((summary["images_per_second"], rss, wall, summary))
-            print("run %d %-22s %7.2f img/s  peak RSS %7.0f MiB  wall %6.1f s  Acc@1 %.3f" %
-                  (r, name, summary["images_per_second"], rss, wall, summary["acc1"]), flush=True)
+            print("run %d %-22s %7.2f img/s  peak RSS %7.0f MiB  first prediction %5.2f s  "
+                  "wall %6.1f s  Acc@1 %.3f" %
+                  (r, name, summary["images_per_second"], rss,
+                   summary["seconds_to_first_prediction"], wall, summary["acc1"]), flush=True)
     print()
     print("%s, batch %d, %d workers, %d images (best of %d runs)" %
           (args.arch, args.batch_size, args.workers, args.images, args.repeats))
     anchor = max(x[0] for x in results["python (as shipped)"])
     anchor2 = max(x[0] for x in results["python + mmap_max=0"])
-    print("| runner | img/s | peak RSS MiB | x python | x python+mmap_max=0 |")
-    print("|---|---|---|---|---|")
+    anchor_rss = min(x[1] for x in results["python (as shipped)"])
+    anchor_ttfp = min(x[3]["seconds_to_first_prediction"] for x in results["python (as shipped)"])
+    print("| runner | img/s | x python | x python+mmap_max=0 | peak RSS MiB | RSS x python | "
+          "first prediction s | first prediction x python |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, _, _ in variants:
         best = max(results[name], key=lambda x: x[0])
-        print("| %s | %.2f | %.0f | %.2f | %.2f |" %
-              (name, best[0], min(x[1] for x in results[name]), best[0] / anchor, best[0] / anchor2))
+        rss = min(x[1] for x in results[name])
+        ttfp = min(x[3]["seconds_to_first_prediction"] for x in results[name])
+        print("| %s | %.2f | %.2f | %.2f | %.0f | %.2f | %.2f | %.2f |" %
+              (name, best[0], best[0] / anchor, best[0] / anchor2, rss, rss / anchor_rss, ttfp,
+               ttfp / anchor_ttfp))
     accs = {round(x[3]["acc1"], 6) for v in results.values() for x in v}
     print("Acc@1 identical across runners: %s" % (len(accs) == 1))
 

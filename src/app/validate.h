@@ -38,6 +38,10 @@ struct ValidateResult {
   double seconds = 0;                // wall time of the loop
   double images_per_second = 0;      // all images / wall time
   std::vector<std::string> skipped;  // "path: reason"
+  // Process start -> the first batch's logits (dynamic loading, checkpoint read, model build,
+  // the loader's first batch and the first forward); 0 when no batch ran.
+  double seconds_to_first_prediction = 0;
+  double peak_rss_mib = 0;  // the process's largest resident set, at the end
 };
 
 // Runs validation, printing the sample's lines to `out`. Throws ptinfer::Error for bad data,

@@ -33,6 +33,8 @@ void tune_malloc() {
   mallopt(M_TRIM_THRESHOLD, 512 * 1024 * 1024);
 }
 
+void release_free_memory() { malloc_trim(0); }
+
 std::string loaded_blas_library() {
   std::string found;
   dl_iterate_phdr(

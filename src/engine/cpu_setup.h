@@ -20,6 +20,12 @@ int configure_threads(std::optional<int> requested);
 // instead of being unmapped and page-faulted in again. Call once at start, before threads.
 void tune_malloc();
 
+// Hands the free pages inside malloc's heap back to the kernel (malloc_trim(0)). With
+// tune_malloc's settings freed blocks stay resident; after loading (the checkpoint's tensors and
+// the eager module freed once the fast path holds the weights) that is hundreds of MB that
+// later allocations may not fit in. Called once a model is built, not per batch.
+void release_free_memory();
+
 // File name of the BLAS library loaded into the process ("libopenblas..."), or "" when none is
 // loaded yet.
 std::string loaded_blas_library();

@@ -9,6 +9,7 @@
 #include "amp/model_policy.h"
 #include "checkpoint/checkpoint.h"
 #include "common/error.h"
+#include "engine/cpu_setup.h"
 #include "engine/torchscript_model.h"
 // PTINFER_WITHOUT_FASTPATH: builds that have no oneDNN headers (tools/device/amp_cuda_check.sh,
 // against pip's LibTorch) leave the fast path out; the Engine then always runs the plain module.
@@ -121,6 +122,10 @@ Engine::Engine(const EngineOptions& options) : device_(options.device), amp_(opt
   model_ = wrap_native(std::move(native));
   model_->to_device_eval(device_);
   model_->apply_policy(amp_);
+  // The checkpoint's tensors (and, with the fast path, the eager module) are garbage now.
+  pretrained.reset();
+  resumed.reset();
+  release_free_memory();
   spdlog::info("engine: {} ({} classes) on {} from {}, amp {} ({})", options.arch, num_classes,
                device_.str(), info_.weights, amp::to_string(amp_.level),
                amp::to_string(amp_.dtype));

@@ -327,6 +327,19 @@ TEST(OneDnnResNet, ShapesLayoutsAndPlanCache) {
   model->eval();
   auto fast = std::dynamic_pointer_cast<OneDnnResNet>(build(*model, fp32(Kernels::kOneDnn)));
   ASSERT_TRUE(fast);
+  FastPathOptions direct = fp32(Kernels::kOneDnn);
+  direct.winograd = false;
+  auto no_winograd = std::dynamic_pointer_cast<OneDnnResNet>(build(*model, direct));
+  ASSERT_TRUE(no_winograd);
+  // resnet18: the stem, 8 blocks of 2 convs, 3 downsamples. After the first plan the fp32
+  // weights stay only where Winograd's copy is the only one; later plans read the packed ones.
+  EXPECT_EQ(fast->convs_holding_fp32_weights(), 20u);
+  run(*no_winograd, torch::randn({1, 3, 32, 32}));
+  EXPECT_EQ(no_winograd->convs_holding_fp32_weights(), 0u);
+  for (const auto& shape : std::vector<std::vector<int64_t>>{{3, 3, 45, 37}, {32, 3, 20, 20}}) {
+    const torch::Tensor x = torch::randn(shape);
+    EXPECT_LE(rel_l2(run(*no_winograd, x), run(*model, x)), 1e-5) << x.sizes();
+  }
   std::vector<std::vector<int64_t>> shapes = {{1, 3, 1, 1},   {2, 3, 7, 5},   {1, 3, 33, 17},
                                               {4, 3, 16, 16}, {1, 3, 40, 40}, {2, 3, 24, 31},
                                               {3, 3, 12, 12}, {1, 3, 50, 20}, {2, 3, 9, 9}};
@@ -335,6 +348,7 @@ TEST(OneDnnResNet, ShapesLayoutsAndPlanCache) {
     EXPECT_LE(rel_l2(run(*fast, x), run(*model, x)), 1e-5) << x.sizes();
   }
   EXPECT_EQ(fast->cached_plans(), OneDnnResNet::kMaxPlans);
+  EXPECT_LT(fast->convs_holding_fp32_weights(), 20u);
   // A cached plan (and its reused buffers) gives the same answer again; so does a channels_last
   // or transposed view of the same batch.
   const torch::Tensor x = torch::randn({2, 3, 24, 31});

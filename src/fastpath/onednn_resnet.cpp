@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "fastpath/input_check.h"
+#include "fastpath/onednn_weights.h"
 
 namespace ptinfer::fastpath {
 namespace {
@@ -23,13 +24,6 @@ using tag = memory::format_tag;
 // kWinoIn / kWinoOut hold a Winograd convolution's input and output in the blocked layout its
 // kernel wants.
 enum Role { kInput = 0, kShortcut, kBlockIn, kTemp1, kTemp2, kScratch, kWinoIn, kWinoOut, kRoles };
-
-// A conv's folded weights, plus their reordered copies, one per layout a primitive asked for.
-struct ConvWeights {
-  FoldedConv folded;
-  memory bias;
-  std::vector<std::pair<memory::desc, memory>> packed;
-};
 
 struct Binding {
   memory mem;  // a memory object whose handle is set to buffer(role) before each call
@@ -77,20 +71,18 @@ struct OneDnnResNet::Impl {
   std::array<int64_t, 4> add_conv(Plan& plan, ConvWeights& cw, Role src, std::array<int64_t, 4> in,
                                   Role dst, bool relu, bool sum) {
     const FoldedConv& c = cw.folded;
-    const int64_t k = c.kernel(), s = c.stride, p = c.padding;
+    const int64_t k = cw.kernel, s = c.stride, p = c.padding;
     const int64_t oh = (in[2] + 2 * p - k) / s + 1, ow = (in[3] + 2 * p - k) / s + 1;
     if (oh < 1 || ow < 1) {
       throw Error(ErrorKind::kInvalidArgument, "input " + std::to_string(plan.key[1]) + "x" +
                                                    std::to_string(plan.key[2]) +
                                                    " is too small for this network");
     }
-    const std::array<int64_t, 4> out{in[0], c.out_channels(), oh, ow};
+    const std::array<int64_t, 4> out{in[0], cw.out_channels, oh, ow};
     const memory::desc src_md = act_md(in[0], in[1], in[2], in[3]);
     const memory::desc dst_md = act_md(out[0], out[1], out[2], out[3]);
     const int64_t g = c.groups;
-    const memory::dims wdims = g == 1
-                                   ? memory::dims{c.out_channels(), c.weight.size(1), k, k}
-                                   : memory::dims{g, c.out_channels() / g, c.weight.size(1), k, k};
+    const memory::dims wdims = cw.dims();
     const memory::desc w_any(wdims, dt, tag::any);
     dnnl::post_ops ops;
     if (sum) ops.append_sum(1.f);
@@ -120,7 +112,7 @@ struct OneDnnResNet::Impl {
       }
       if (have_winograd) {
         add_reorder(plan, to_blocked, src, kWinoIn);
-        add_conv_step(plan, cw, wpd, wdims, g, kWinoIn, kWinoOut);
+        add_conv_step(plan, cw, wpd, kWinoIn, kWinoOut);
         add_reorder(plan, from_blocked, kWinoOut, dst);
         return out;
       }
@@ -129,28 +121,15 @@ struct OneDnnResNet::Impl {
                                       dnnl::algorithm::convolution_direct, src_md, w_any,
                                       cw.bias.get_desc(), dst_md, {s, s}, {p, p}, {p, p});
     dnnl::convolution_forward::primitive_desc pd(d, attr, eng);
-    add_conv_step(plan, cw, pd, wdims, g, src, dst);
+    add_conv_step(plan, cw, pd, src, dst);
     return out;
   }
 
-  // The convolution `pd` as a step from role `src` to role `dst`, its weights reordered (once
-  // per layout) from the folded fp32 OIHW ones.
+  // The convolution `pd` as a step from role `src` to role `dst`, its weights reordered once per
+  // layout (onednn_weights.h).
   void add_conv_step(Plan& plan, ConvWeights& cw, const dnnl::convolution_forward::primitive_desc& pd,
-                     const memory::dims& wdims, int64_t g, Role src, Role dst) {
-    const FoldedConv& c = cw.folded;
-
-    memory weights;
-    for (const auto& [md, mem] : cw.packed) {
-      if (md == pd.weights_desc()) weights = mem;
-    }
-    if (!weights) {  // first plan wanting this layout: reorder the fp32 OIHW weights once
-      memory user({wdims, memory::data_type::f32, g == 1 ? tag::oihw : tag::goihw}, eng,
-                  c.weight.data_ptr());
-      weights = memory(pd.weights_desc(), eng);
-      dnnl::reorder(user, weights).execute(strm, user, weights);
-      strm.wait();
-      cw.packed.emplace_back(pd.weights_desc(), weights);
-    }
+                     Role src, Role dst) {
+    memory weights = cw.packed_for(pd.weights_desc(), eng, strm);
 
     Step step;
     step.prim = dnnl::convolution_forward(pd);
@@ -249,6 +228,7 @@ struct OneDnnResNet::Impl {
                       "); run with --no-fast-path");
     }
     if (plans.size() > kMaxPlans) plans.pop_back();
+    release_folded_weights();
     Plan& plan = plans.front();
     for (int r = 0; r < kRoles; ++r) {
       const auto bytes = static_cast<int64_t>(plan.bytes[r]);
@@ -260,6 +240,16 @@ struct OneDnnResNet::Impl {
     return plan;
   }
 
+  // Drops each conv's fp32 OIHW weights where a packed copy can stand in for them (about the
+  // model's size in memory).
+  void release_folded_weights() {
+    stem.release_folded();
+    for (auto& b : blocks) {
+      for (auto& c : b.convs) c.release_folded();
+      if (b.downsample) b.downsample->release_folded();
+    }
+  }
+
   // A [n, c, h, w] channels_last tensor over the front of role r's buffer.
   torch::Tensor view(Role r, const std::array<int64_t, 4>& d) const {
     return torch::from_blob(buffers[r].data_ptr(), {d[0], d[1], d[2], d[3]},
@@ -268,17 +258,6 @@ struct OneDnnResNet::Impl {
   }
 };
 
-namespace {
-
-ConvWeights make_weights(FoldedConv c, const dnnl::engine& eng) {
-  ConvWeights w;
-  w.folded = std::move(c);
-  w.bias = memory({{w.folded.out_channels()}, memory::data_type::f32, tag::x}, eng,
-                  w.folded.bias.data_ptr());
-  return w;
-}
-
-}  // namespace
 
 OneDnnResNet::OneDnnResNet(FoldedResNet folded, torch::ScalarType dtype, bool winograd)
     : impl_(std::make_unique<Impl>()) {
@@ -293,13 +272,13 @@ OneDnnResNet::OneDnnResNet(FoldedResNet folded, torch::ScalarType dtype, bool wi
     throw Error(ErrorKind::kUnsupported,
                 std::string("fast path: no oneDNN kernels for ") + c10::toString(dtype));
   }
-  m.stem = make_weights(std::move(folded.stem), m.eng);
+  m.stem = ConvWeights::make(std::move(folded.stem), m.eng);
   for (auto& b : folded.blocks) {
     Impl::Block block;
-    for (auto& c : b.convs) block.convs.push_back(make_weights(std::move(c), m.eng));
+    for (auto& c : b.convs) block.convs.push_back(ConvWeights::make(std::move(c), m.eng));
     if (b.downsample) {
       block.downsample =
-          std::make_unique<ConvWeights>(make_weights(std::move(*b.downsample), m.eng));
+          std::make_unique<ConvWeights>(ConvWeights::make(std::move(*b.downsample), m.eng));
     }
     m.blocks.push_back(std::move(block));
   }
@@ -310,6 +289,16 @@ OneDnnResNet::OneDnnResNet(FoldedResNet folded, torch::ScalarType dtype, bool wi
 OneDnnResNet::~OneDnnResNet() = default;
 
 size_t OneDnnResNet::cached_plans() const { return impl_->plans.size(); }
+
+size_t OneDnnResNet::convs_holding_fp32_weights() const {
+  const Impl& m = *impl_;
+  size_t n = m.stem.folded.weight.defined() ? 1 : 0;
+  for (const auto& b : m.blocks) {
+    for (const auto& c : b.convs) n += c.folded.weight.defined() ? 1 : 0;
+    if (b.downsample) n += b.downsample->folded.weight.defined() ? 1 : 0;
+  }
+  return n;
+}
 
 torch::Tensor OneDnnResNet::forward(torch::Tensor x) {
   check_input(x);

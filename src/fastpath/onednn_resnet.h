@@ -8,7 +8,8 @@
 //
 // Per input shape (N, H, W) a plan is built on first use and cached (at most kMaxPlans, least
 // recently used evicted): primitives created once, weights reordered once into the layout the
-// primitive picked (shared between plans that pick the same layout), scratchpad owned by us.
+// primitive picked (shared between plans that pick the same layout; the fp32 copy they came from
+// is then dropped where a packed one can stand in for it), scratchpad owned by us.
 // Activations live in five buffers reused by role across layers and calls; they only grow.
 //
 // The oneDNN used is the system's libdnnl.so.2, the same library Debian's LibTorch links, so
@@ -45,6 +46,10 @@ class OneDnnResNet : public models::ImageClassifier {
 
   // Plans currently cached (for tests).
   size_t cached_plans() const;
+
+  // Convolutions still holding their fp32 OIHW weights (for tests). All of them until the first
+  // plan; afterwards only those packed for Winograd alone (onednn_weights.h).
+  size_t convs_holding_fp32_weights() const;
 
  private:
   struct Impl;

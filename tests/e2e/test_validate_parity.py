@@ -3,6 +3,7 @@ a checkpoint in the guide's format: the same top-5 for every image, the same Acc
 import json
 import os
 import tempfile
+import time
 import unittest
 
 import common
@@ -32,9 +33,11 @@ class ValidateParity(unittest.TestCase):
     def run_validate(self, *extra):
         csv_path = os.path.join(self.tmp, "ours%d.csv" % len(os.listdir(self.tmp)))
         json_path = csv_path + ".json"
+        start = time.time()
         proc = common.run_ptinfer(["validate", "--data", os.path.join(self.tmp, "data"),
                                    "-a", "resnet18", "--resume", self.ckpt, "-b", "8",
                                    "--predictions", csv_path, "--json", json_path] + list(extra))
+        proc.wall_seconds = time.time() - start
         with open(json_path) as f:
             return proc, common.read_csv(csv_path), json.load(f)
 
@@ -59,6 +62,12 @@ class ValidateParity(unittest.TestCase):
                                                     self.ref_summary["acc5"]), proc.stdout)
         self.assertIn("Test: [0/5]", proc.stdout)
         self.assertIn("=> loaded checkpoint '%s' (epoch 3)" % self.ckpt, proc.stdout)
+        # The first prediction comes after the process started and before it ended; the peak
+        # resident set holds at least the model's weights (resnet18: 11.7M floats, 45 MiB).
+        self.assertGreater(s["seconds_to_first_prediction"], 0)
+        self.assertLess(s["seconds_to_first_prediction"], proc.wall_seconds)
+        self.assertGreater(s["peak_rss_mib"], 45)
+        self.assertIn("=> first prediction ", proc.stdout)
 
     def test_worker_count_and_shuffle_do_not_change_results(self):
         _, ours, summary = self.run_validate("-j", "3", "-b", "4", "--shuffle", "--seed", "7")
