@@ -101,23 +101,8 @@ ValidateResult run_validate(const ValidateOptions& options, std::ostream& out) {
   out << "=> " << index.samples.size() << " images in " << index.classes.size()
       << " classes under '" << root << "'" << std::endl;
 
-  out << "use  " << options.engine.device << std::endl;
-  out << "=> creating model '" << options.engine.arch << "'" << std::endl;
-  if (!options.engine.checkpoint.empty()) {
-    out << "=> loading checkpoint '" << options.engine.checkpoint << "'" << std::endl;
-  }
-  engine::Engine engine(options.engine);
-  const engine::ModelInfo& info = engine.info();
-  if (!options.engine.checkpoint.empty()) {
-    out << "=> loaded checkpoint '" << options.engine.checkpoint << "' (epoch "
-        << (info.epoch ? std::to_string(*info.epoch) : std::string("unknown")) << ")" << std::endl;
-  }
-  if (static_cast<int64_t>(index.classes.size()) > info.num_classes) {
-    throw Error(ErrorKind::kInvalidArgument,
-                "--data '" + root + "' has " + std::to_string(index.classes.size()) +
-                    " classes but the model has " + std::to_string(info.num_classes) + " outputs");
-  }
-
+  // The loader next: its workers decode the first batches while the checkpoint loads and the
+  // model is built (time to first prediction).
   const data::PreprocessOptions preprocess = options.preprocess;
   const size_t sample_floats = data::preprocessed_size(preprocess);
   data::BatchLoaderOptions loader_options;
@@ -136,6 +121,23 @@ ValidateResult run_validate(const ValidateOptions& options, std::ostream& out) {
         data::preprocess_file(path, preprocess, dst);
       },
       loader_options);
+
+  out << "use  " << options.engine.device << std::endl;
+  out << "=> creating model '" << options.engine.arch << "'" << std::endl;
+  if (!options.engine.checkpoint.empty()) {
+    out << "=> loading checkpoint '" << options.engine.checkpoint << "'" << std::endl;
+  }
+  engine::Engine engine(options.engine);
+  const engine::ModelInfo& info = engine.info();
+  if (!options.engine.checkpoint.empty()) {
+    out << "=> loaded checkpoint '" << options.engine.checkpoint << "' (epoch "
+        << (info.epoch ? std::to_string(*info.epoch) : std::string("unknown")) << ")" << std::endl;
+  }
+  if (static_cast<int64_t>(index.classes.size()) > info.num_classes) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "--data '" + root + "' has " + std::to_string(index.classes.size()) +
+                    " classes but the model has " + std::to_string(info.num_classes) + " outputs");
+  }
 
   std::unique_ptr<PredictionsWriter> predictions;
   if (!options.predictions_path.empty()) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "fastpath/buffer_arena.h"
 #include "fastpath/input_check.h"
 #include "fastpath/onednn_weights.h"
 
@@ -20,14 +21,17 @@ namespace {
 using dnnl::memory;
 using tag = memory::format_tag;
 
-// Activation buffers by role; a plan's steps name roles, the forward binds the current pointers.
-// kWinoIn / kWinoOut hold a Winograd convolution's input and output in the blocked layout its
-// kernel wants.
+// Activation buffers by role; a plan's steps name roles, and lay_out_buffers (buffer_arena.h)
+// turns each role's successive values into offsets in one arena, sharing memory between values
+// that are never alive at the same step. kWinoIn / kWinoOut hold a Winograd convolution's input
+// and output in the blocked layout its kernel wants.
 enum Role { kInput = 0, kShortcut, kBlockIn, kTemp1, kTemp2, kScratch, kWinoIn, kWinoOut, kRoles };
 
 struct Binding {
-  memory mem;  // a memory object whose handle is set to buffer(role) before each call
+  memory mem;  // a memory object whose handle is set to arena + offset before each call
   Role role;
+  bool starts;      // a pure write: the role's old value is dead (buffer_arena.h)
+  size_t offset = 0;  // assigned once the plan is complete
 };
 
 struct Step {
@@ -39,7 +43,8 @@ struct Step {
 struct Plan {
   std::array<int64_t, 3> key{};  // N, H, W
   std::vector<Step> steps;
-  std::array<size_t, kRoles> bytes{};  // what each role buffer must hold
+  size_t arena_bytes = 0;
+  size_t input_offset = 0, out_offset = 0;  // where the forward writes x and reads the features
   Role out_role = kBlockIn;
   std::array<int64_t, 4> out_dims{};  // N, C, H, W of the last activation
 };
@@ -60,7 +65,7 @@ struct OneDnnResNet::Impl {
   std::vector<Block> blocks;
   torch::Tensor fc_weight, fc_bias;
   std::list<Plan> plans;                      // most recently used first
-  std::array<torch::Tensor, kRoles> buffers;  // uint8 storage, grown on demand
+  torch::Tensor arena;  // uint8 storage for every plan's activations, grown on demand
 
   memory::desc act_md(int64_t n, int64_t c, int64_t h, int64_t w) const {
     return memory::desc({n, c, h, w}, dt, tag::nhwc);
@@ -112,7 +117,7 @@ struct OneDnnResNet::Impl {
       }
       if (have_winograd) {
         add_reorder(plan, to_blocked, src, kWinoIn);
-        add_conv_step(plan, cw, wpd, kWinoIn, kWinoOut);
+        add_conv_step(plan, cw, wpd, kWinoIn, kWinoOut, false);
         add_reorder(plan, from_blocked, kWinoOut, dst);
         return out;
       }
@@ -121,14 +126,14 @@ struct OneDnnResNet::Impl {
                                       dnnl::algorithm::convolution_direct, src_md, w_any,
                                       cw.bias.get_desc(), dst_md, {s, s}, {p, p}, {p, p});
     dnnl::convolution_forward::primitive_desc pd(d, attr, eng);
-    add_conv_step(plan, cw, pd, src, dst);
+    add_conv_step(plan, cw, pd, src, dst, sum);
     return out;
   }
 
   // The convolution `pd` as a step from role `src` to role `dst`, its weights reordered once per
   // layout (onednn_weights.h).
   void add_conv_step(Plan& plan, ConvWeights& cw, const dnnl::convolution_forward::primitive_desc& pd,
-                     Role src, Role dst) {
+                     Role src, Role dst, bool sum) {
     memory weights = cw.packed_for(pd.weights_desc(), eng, strm);
 
     Step step;
@@ -140,10 +145,9 @@ struct OneDnnResNet::Impl {
                  {DNNL_ARG_BIAS, cw.bias},
                  {DNNL_ARG_DST, dst_mem},
                  {DNNL_ARG_SCRATCHPAD, scratch}};
-    step.bindings = {{src_mem, src}, {dst_mem, dst}, {scratch, kScratch}};
+    // With the sum post-op the destination already holds the shortcut: read and written.
+    step.bindings = {{src_mem, src, false}, {dst_mem, dst, !sum}, {scratch, kScratch, true}};
     plan.steps.push_back(std::move(step));
-    need(plan, dst, pd.dst_desc().get_size());
-    need(plan, kScratch, pd.scratchpad_desc().get_size());
   }
 
   // The reorder `pd` as a step from role `from` to role `to`.
@@ -153,19 +157,36 @@ struct OneDnnResNet::Impl {
     Step step;
     step.prim = dnnl::reorder(pd);
     step.args = {{DNNL_ARG_FROM, from_mem}, {DNNL_ARG_TO, to_mem}};
-    step.bindings = {{from_mem, from}, {to_mem, to}};
+    step.bindings = {{from_mem, from, false}, {to_mem, to, true}};
     plan.steps.push_back(std::move(step));
-    need(plan, to, to_md.get_size());
   }
 
-  static void need(Plan& plan, Role role, size_t bytes) {
-    plan.bytes[role] = std::max(plan.bytes[role], bytes);
+  // Offsets for every binding, the input and the output (buffer_arena.h): the input is written
+  // before step 0, the last activation read after the last step.
+  void lay_out(Plan& plan, int64_t n, int64_t h, int64_t w) {
+    const int after_last = static_cast<int>(plan.steps.size());
+    std::vector<BufferUse> uses;
+    uses.push_back({-1, kInput, true, act_md(n, 3, h, w).get_size()});
+    for (size_t i = 0; i < plan.steps.size(); ++i) {
+      for (const Binding& b : plan.steps[i].bindings) {
+        uses.push_back({static_cast<int>(i), b.role, b.starts, b.mem.get_desc().get_size()});
+      }
+    }
+    const auto& d = plan.out_dims;
+    uses.push_back({after_last, plan.out_role, false, act_md(d[0], d[1], d[2], d[3]).get_size()});
+    const ArenaLayout layout = lay_out_buffers(uses);
+    size_t u = 0;
+    plan.input_offset = layout.offsets[u++];
+    for (Step& step : plan.steps) {
+      for (Binding& b : step.bindings) b.offset = layout.offsets[u++];
+    }
+    plan.out_offset = layout.offsets[u];
+    plan.arena_bytes = layout.bytes;
   }
 
   Plan make_plan(int64_t n, int64_t h, int64_t w) {
     Plan plan;
     plan.key = {n, h, w};
-    need(plan, kInput, act_md(n, 3, h, w).get_size());
     auto dims = add_conv(plan, stem, kInput, {n, 3, h, w}, kShortcut, true, false);
 
     // torchvision's maxpool: 3x3, stride 2, padding 1 (padding never wins a max).
@@ -183,10 +204,8 @@ struct OneDnnResNet::Impl {
     memory ps(pool_src, eng, nullptr), pdst(pool_dst, eng, nullptr),
         pscratch(pool_pd.scratchpad_desc(), eng, nullptr);
     pool.args = {{DNNL_ARG_SRC, ps}, {DNNL_ARG_DST, pdst}, {DNNL_ARG_SCRATCHPAD, pscratch}};
-    pool.bindings = {{ps, kShortcut}, {pdst, kBlockIn}, {pscratch, kScratch}};
+    pool.bindings = {{ps, kShortcut, false}, {pdst, kBlockIn, true}, {pscratch, kScratch, true}};
     plan.steps.push_back(std::move(pool));
-    need(plan, kBlockIn, pool_dst.get_size());
-    need(plan, kScratch, pool_pd.scratchpad_desc().get_size());
     dims = {dims[0], dims[1], ph, pw};
 
     // x lives in role `x`; the downsample writes role `d`, and the two swap after such a block.
@@ -209,6 +228,7 @@ struct OneDnnResNet::Impl {
     }
     plan.out_role = x;
     plan.out_dims = dims;
+    lay_out(plan, n, h, w);
     return plan;
   }
 
@@ -230,15 +250,15 @@ struct OneDnnResNet::Impl {
     if (plans.size() > kMaxPlans) plans.pop_back();
     release_folded_weights();
     Plan& plan = plans.front();
-    for (int r = 0; r < kRoles; ++r) {
-      const auto bytes = static_cast<int64_t>(plan.bytes[r]);
-      if (!buffers[r].defined() || buffers[r].numel() < bytes) {
-        buffers[r] = torch::Tensor();  // free first: the peak is one buffer, not two
-        buffers[r] = torch::empty({std::max<int64_t>(bytes, 1)}, torch::kUInt8);
-      }
+    const auto bytes = static_cast<int64_t>(plan.arena_bytes);
+    if (!arena.defined() || arena.numel() < bytes) {
+      arena = torch::Tensor();  // free first: the peak is one arena, not two
+      arena = torch::empty({std::max<int64_t>(bytes, 1)}, torch::kUInt8);
     }
     return plan;
   }
+
+  void* arena_at(size_t offset) const { return static_cast<uint8_t*>(arena.data_ptr()) + offset; }
 
   // Drops each conv's fp32 OIHW weights where a packed copy can stand in for them (about the
   // model's size in memory).
@@ -250,9 +270,9 @@ struct OneDnnResNet::Impl {
     }
   }
 
-  // A [n, c, h, w] channels_last tensor over the front of role r's buffer.
-  torch::Tensor view(Role r, const std::array<int64_t, 4>& d) const {
-    return torch::from_blob(buffers[r].data_ptr(), {d[0], d[1], d[2], d[3]},
+  // A [n, c, h, w] channels_last tensor at `offset` in the arena.
+  torch::Tensor view(size_t offset, const std::array<int64_t, 4>& d) const {
+    return torch::from_blob(arena_at(offset), {d[0], d[1], d[2], d[3]},
                             {d[1] * d[2] * d[3], 1, d[3] * d[1], d[1]},
                             torch::TensorOptions().dtype(dtype));
   }
@@ -312,13 +332,13 @@ torch::Tensor OneDnnResNet::forward(torch::Tensor x) {
   const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
   Plan& plan = m.plan_for(n, h, w);
   // NCHW (any dtype) -> the NHWC input buffer in the compute dtype, in one pass.
-  m.view(kInput, {n, 3, h, w}).copy_(x);
+  m.view(plan.input_offset, {n, 3, h, w}).copy_(x);
   for (Step& step : plan.steps) {
-    for (Binding& b : step.bindings) b.mem.set_data_handle(m.buffers[b.role].data_ptr());
+    for (Binding& b : step.bindings) b.mem.set_data_handle(m.arena_at(b.offset));
     step.prim.execute(m.strm, step.args);
   }
   m.strm.wait();
-  const torch::Tensor features = m.view(plan.out_role, plan.out_dims).mean({2, 3});
+  const torch::Tensor features = m.view(plan.out_offset, plan.out_dims).mean({2, 3});
   return at::linear(features, m.fc_weight, m.fc_bias);
 }
 

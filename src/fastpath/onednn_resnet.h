@@ -10,7 +10,7 @@
 // recently used evicted): primitives created once, weights reordered once into the layout the
 // primitive picked (shared between plans that pick the same layout; the fp32 copy they came from
 // is then dropped where a packed one can stand in for it), scratchpad owned by us.
-// Activations live in five buffers reused by role across layers and calls; they only grow.
+// Activations live in one arena, reused across layers (buffer_arena.h) and calls; it only grows.
 //
 // The oneDNN used is the system's libdnnl.so.2, the same library Debian's LibTorch links, so
 // one copy is loaded (fast_path_test checks it). Threads: oneDNN runs on OpenMP like LibTorch and
