@@ -3,8 +3,9 @@
 // Every convolution is one oneDNN primitive on NHWC activations with the folded bias, ReLU as an
 // eltwise post-op and the residual add as a sum post-op: the block's last conv writes onto the
 // shortcut's buffer (x itself, or downsample(x)), so a block needs no separate add or copy.
-// Max pooling is a oneDNN primitive too; the average pool and the fc head are LibTorch ops on
-// the last (small) activation.
+// Max pooling, the global average pool and the fc head are oneDNN primitives too (an fp32
+// at::linear would call OpenBLAS, whose threads spin after each call on the cores the next
+// convolutions need).
 //
 // Per input shape (N, H, W) a plan is built on first use and cached (at most kMaxPlans, least
 // recently used evicted): primitives created once, weights reordered once into the layout the
