@@ -22,6 +22,7 @@
 #include "fastpath/folded_resnet.h"
 #include "fastpath/onednn_resnet.h"
 #include "models/registry.h"
+#include "models/model_test_fixtures.h"
 #include "models/resnet.h"
 
 namespace ptinfer::fastpath {
@@ -30,30 +31,10 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-fs::path fixture_dir(const std::string& name) {
-  const char* dir = std::getenv("PTINFER_FIXTURE_DIR");
-  if (dir == nullptr) throw std::runtime_error("PTINFER_FIXTURE_DIR is not set (run via ctest)");
-  return fs::path(dir) / name;
-}
+fs::path fixture_dir(const std::string& name) { return testing::model_fixture_dir(name); }
 
-json read_json(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("missing fixture " + path.string());
-  return json::parse(in);
-}
-
-torch::Tensor read_raw(const fs::path& path, uint64_t offset, const std::vector<int64_t>& shape,
-                       torch::Dtype dtype) {
-  torch::Tensor t = torch::empty(shape, torch::TensorOptions().dtype(dtype));
-  const uint64_t nbytes = t.numel() * t.element_size();
-  if (fs::file_size(path) < offset + nbytes)
-    throw std::runtime_error(path.string() + ": too short");
-  std::ifstream in(path, std::ios::binary);
-  in.seekg(static_cast<std::streamoff>(offset));
-  in.read(static_cast<char*>(t.data_ptr()), static_cast<std::streamsize>(nbytes));
-  if (!in) throw std::runtime_error(path.string() + ": short read");
-  return t;
-}
+using testing::read_json;
+using testing::read_raw;
 
 // The registry model of `arch` with make_model_fixtures.py's weights, in eval mode.
 std::shared_ptr<models::ImageClassifier> fixture_model(const std::string& arch) {

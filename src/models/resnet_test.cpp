@@ -1,6 +1,7 @@
 // Parity of the C++ ResNets with torchvision 0.14: same state-dict keys, shapes and order, and
 // the same logits for the same weights and input. The reference comes from
 // make_model_fixtures.py (raw little-endian tensors + a JSON index, no torch.save).
+#include "models/model_test_fixtures.h"
 #include "models/resnet.h"
 
 #include <gtest/gtest.h>
@@ -26,37 +27,10 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-fs::path fixture_dir() {
-  const char* dir = std::getenv("PTINFER_FIXTURE_DIR");
-  if (dir == nullptr) throw std::runtime_error("PTINFER_FIXTURE_DIR is not set (run via ctest)");
-  return fs::path(dir) / "models";
-}
+fs::path fixture_dir() { return testing::model_fixture_dir("models"); }
 
-json read_json(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("missing fixture " + path.string());
-  return json::parse(in);
-}
-
-// Reads `nbytes` at `offset` of `path` into a new tensor of `shape`/`dtype`; the sizes are
-// checked against the file before anything is allocated.
-torch::Tensor read_raw(const fs::path& path, uint64_t offset, const std::vector<int64_t>& shape,
-                       torch::Dtype dtype) {
-  const uint64_t file_size = fs::file_size(path);
-  int64_t numel = 1;
-  for (int64_t d : shape) numel *= d;
-  const uint64_t nbytes = static_cast<uint64_t>(numel) * torch::elementSize(dtype);
-  if (offset > file_size || nbytes > file_size - offset) {
-    throw std::runtime_error(path.string() + ": tensor at " + std::to_string(offset) +
-                             " runs past the end of the file");
-  }
-  torch::Tensor t = torch::empty(shape, torch::TensorOptions().dtype(dtype));
-  std::ifstream in(path, std::ios::binary);
-  in.seekg(static_cast<std::streamoff>(offset));
-  in.read(static_cast<char*>(t.data_ptr()), static_cast<std::streamsize>(nbytes));
-  if (!in) throw std::runtime_error(path.string() + ": short read");
-  return t;
-}
+using testing::read_json;
+using testing::read_raw;
 
 torch::Dtype dtype_of(const std::string& name) {
   if (name == "float32") return torch::kFloat32;
