@@ -91,9 +91,8 @@ struct OneDnnResNet::Impl {
     dnnl::post_ops ops;
     if (sum) ops.append_sum(1.f);
     if (relu) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-    dnnl::primitive_attr attr;
+    dnnl::primitive_attr attr = user_scratchpad();
     attr.set_post_ops(ops);
-    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     // Winograd F(4x4, 3x3) where it applies (fp32, 3x3, stride 1, no groups, no residual sum)
     // and this CPU has the kernel: about 2x the direct kernel's speed on these layers. It
     // reads and writes a blocked layout, so reorders from and to channels_last go around it.
@@ -127,6 +126,30 @@ struct OneDnnResNet::Impl {
     dnnl::convolution_forward::primitive_desc pd(d, attr, eng);
     add_conv_step(plan, cw, pd, src, dst, sum);
     return out;
+  }
+
+  // Primitive attributes with the scratchpad supplied by the plan (a role in the arena).
+  static dnnl::primitive_attr user_scratchpad() {
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    return attr;
+  }
+
+  // A pooling step (`algo` over `kernel` with `strides`, symmetric `padding`) from role `src`
+  // (layout `src_md`) to role `dst` (layout `dst_md`).
+  void add_pooling(Plan& plan, dnnl::algorithm algo, const memory::desc& src_md,
+                   const memory::desc& dst_md, const memory::dims& strides,
+                   const memory::dims& kernel, const memory::dims& padding, Role src, Role dst) {
+    dnnl::pooling_forward::desc desc(dnnl::prop_kind::forward_inference, algo, src_md, dst_md,
+                                     strides, kernel, padding, padding);
+    dnnl::pooling_forward::primitive_desc pd(desc, user_scratchpad(), eng);
+    Step step;
+    step.prim = dnnl::pooling_forward(pd);
+    memory src_mem(src_md, eng, nullptr), dst_mem(dst_md, eng, nullptr),
+        scratch(pd.scratchpad_desc(), eng, nullptr);
+    step.args = {{DNNL_ARG_SRC, src_mem}, {DNNL_ARG_DST, dst_mem}, {DNNL_ARG_SCRATCHPAD, scratch}};
+    step.bindings = {{src_mem, src, false}, {dst_mem, dst, true}, {scratch, kScratch, true}};
+    plan.steps.push_back(std::move(step));
   }
 
   // The convolution `pd` as a step from role `src` to role `dst`, its weights reordered once per
@@ -190,21 +213,8 @@ struct OneDnnResNet::Impl {
 
     // torchvision's maxpool: 3x3, stride 2, padding 1 (padding never wins a max).
     const int64_t ph = (dims[2] + 2 - 3) / 2 + 1, pw = (dims[3] + 2 - 3) / 2 + 1;
-    const memory::desc pool_src = act_md(dims[0], dims[1], dims[2], dims[3]);
-    const memory::desc pool_dst = act_md(dims[0], dims[1], ph, pw);
-    dnnl::primitive_attr attr;
-    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    dnnl::pooling_forward::desc pd_desc(dnnl::prop_kind::forward_inference,
-                                        dnnl::algorithm::pooling_max, pool_src, pool_dst, {2, 2},
-                                        {3, 3}, {1, 1}, {1, 1});
-    dnnl::pooling_forward::primitive_desc pool_pd(pd_desc, attr, eng);
-    Step pool;
-    pool.prim = dnnl::pooling_forward(pool_pd);
-    memory ps(pool_src, eng, nullptr), pdst(pool_dst, eng, nullptr),
-        pscratch(pool_pd.scratchpad_desc(), eng, nullptr);
-    pool.args = {{DNNL_ARG_SRC, ps}, {DNNL_ARG_DST, pdst}, {DNNL_ARG_SCRATCHPAD, pscratch}};
-    pool.bindings = {{ps, kShortcut, false}, {pdst, kBlockIn, true}, {pscratch, kScratch, true}};
-    plan.steps.push_back(std::move(pool));
+    add_pooling(plan, dnnl::algorithm::pooling_max, act_md(dims[0], dims[1], dims[2], dims[3]),
+                act_md(dims[0], dims[1], ph, pw), {2, 2}, {3, 3}, {1, 1}, kShortcut, kBlockIn);
     dims = {dims[0], dims[1], ph, pw};
 
     // x lives in role `x`; the downsample writes role `d`, and the two swap after such a block.
@@ -234,27 +244,15 @@ struct OneDnnResNet::Impl {
   // an fp32 at::linear goes to OpenBLAS, whose own threads then spin for up to ~0.1 s on the
   // cores the next call's convolutions need (resnet50 batch 1: p90 latency 107 ms -> 35 ms).
   void add_head(Plan& plan, Role x, const std::array<int64_t, 4>& d) {
-    dnnl::primitive_attr attr;
-    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    const memory::desc features = act_md(d[0], d[1], d[2], d[3]);
     const memory::desc pooled = act_md(d[0], d[1], 1, 1);
-    dnnl::pooling_forward::desc avg(dnnl::prop_kind::forward_inference,
-                                    dnnl::algorithm::pooling_avg_exclude_padding, features, pooled,
-                                    {1, 1}, {d[2], d[3]}, {0, 0}, {0, 0});
-    dnnl::pooling_forward::primitive_desc avg_pd(avg, attr, eng);
-    Step pool;
-    pool.prim = dnnl::pooling_forward(avg_pd);
-    memory ps(features, eng, nullptr), pdst(pooled, eng, nullptr),
-        pscratch(avg_pd.scratchpad_desc(), eng, nullptr);
-    pool.args = {{DNNL_ARG_SRC, ps}, {DNNL_ARG_DST, pdst}, {DNNL_ARG_SCRATCHPAD, pscratch}};
-    pool.bindings = {{ps, x, false}, {pdst, kTemp1, true}, {pscratch, kScratch, true}};
-    plan.steps.push_back(std::move(pool));
+    add_pooling(plan, dnnl::algorithm::pooling_avg_exclude_padding,
+                act_md(d[0], d[1], d[2], d[3]), pooled, {1, 1}, {d[2], d[3]}, {0, 0}, x, kTemp1);
 
     const memory::desc w_any(fc.dims(), dt, tag::any);
     const memory::desc logits({d[0], fc.out_channels}, dt, tag::nc);
     dnnl::inner_product_forward::desc ip(dnnl::prop_kind::forward_inference, pooled, w_any,
                                          fc.bias.get_desc(), logits);
-    dnnl::inner_product_forward::primitive_desc ip_pd(ip, attr, eng);
+    dnnl::inner_product_forward::primitive_desc ip_pd(ip, user_scratchpad(), eng);
     Step head;
     head.prim = dnnl::inner_product_forward(ip_pd);
     memory src(pooled, eng, nullptr), dst(logits, eng, nullptr),
@@ -300,11 +298,17 @@ struct OneDnnResNet::Impl {
   // Drops each conv's fp32 OIHW weights where a packed copy can stand in for them (about the
   // model's size in memory).
   void release_folded_weights() {
-    stem.release_folded();
+    for_each_conv([](ConvWeights& c) { c.release_folded(); });
     fc.release_folded();
+  }
+
+  // Calls fn on every convolution's weights: the stem, then each block's convs and downsample.
+  template <typename Fn>
+  void for_each_conv(Fn fn) {
+    fn(stem);
     for (auto& b : blocks) {
-      for (auto& c : b.convs) c.release_folded();
-      if (b.downsample) b.downsample->release_folded();
+      for (auto& c : b.convs) fn(c);
+      if (b.downsample) fn(*b.downsample);
     }
   }
 
@@ -353,12 +357,8 @@ OneDnnResNet::~OneDnnResNet() = default;
 size_t OneDnnResNet::cached_plans() const { return impl_->plans.size(); }
 
 size_t OneDnnResNet::convs_holding_fp32_weights() const {
-  const Impl& m = *impl_;
-  size_t n = m.stem.folded.weight.defined() ? 1 : 0;
-  for (const auto& b : m.blocks) {
-    for (const auto& c : b.convs) n += c.folded.weight.defined() ? 1 : 0;
-    if (b.downsample) n += b.downsample->folded.weight.defined() ? 1 : 0;
-  }
+  size_t n = 0;
+  impl_->for_each_conv([&n](const ConvWeights& c) { n += c.folded.weight.defined() ? 1 : 0; });
   return n;
 }
 
