@@ -74,10 +74,29 @@ demo() {
     -b 250 --print-freq 10 --json "$BUILD_DIR/demo_summary.json"
 }
 
+# with_scratch_tmpdir check|clean CMD...: runs CMD with TMPDIR set to a fresh folder, then removes
+# that folder, so that no run can pile files up in /tmp. With `check`, anything left in it (but
+# the e2e tests' shared ptinfer log folder) is listed and fails the run: every test removes what
+# it made, passed or failed.
+with_scratch_tmpdir() {
+  local mode=$1 scratch status=0 left
+  shift
+  scratch=$(mktemp -d "${TMPDIR:-/tmp}/ptinfer-run.XXXXXX")
+  TMPDIR=$scratch "$@" || status=$?
+  left=$(find "$scratch" -mindepth 1 -maxdepth 1 ! -name ptinfer-test-logs)
+  if [ "$mode" = check ] && [ -n "$left" ]; then
+    echo "== FAILED: the tests left these behind in TMPDIR:" >&2
+    echo "$left" >&2
+    status=1
+  fi
+  rm -rf "$scratch"
+  return $status
+}
+
 run_tests() {
   echo "== testing"
   cd "$BUILD_DIR"
-  ctest --output-on-failure -j 1
+  with_scratch_tmpdir check ctest --output-on-failure -j 1
 }
 
 # Sanitizer settings for our code: stop at the first report (halt_on_error) with exit code 86,
@@ -121,7 +140,8 @@ sanitize() {
   local filter=(-E '^e2e_')
   [ "$scope" = all ] && filter=()
   echo "== testing ($scope) under the sanitizers (reports: $logs)"
-  (sanitizer_env "$logs" && cd "$SANITIZE_DIR" && ctest --output-on-failure -j 1 "${filter[@]}") ||
+  (sanitizer_env "$logs" && cd "$SANITIZE_DIR" &&
+   with_scratch_tmpdir check ctest --output-on-failure -j 1 "${filter[@]}") ||
     status=$?
   check_sanitizer_logs "$logs" || status=1
   return $status
@@ -134,6 +154,12 @@ fuzz() {
     -DCMAKE_CXX_COMPILER="$cxx" >/dev/null
   cmake --build "$FUZZ_DIR" -j "$JOBS" --target ptinfer_fuzzers
   mkdir -p "$FUZZ_DIR/artifacts"
+  with_scratch_tmpdir clean run_fuzzers
+}
+
+# Runs every target built in $FUZZ_DIR for FUZZ_SECONDS; returns non-zero at the first finding
+# (explicitly: called from with_scratch_tmpdir's `||`, where `set -e` does not apply).
+run_fuzzers() {
   for exe in "$FUZZ_DIR"/fuzz/*_fuzz; do
     local name
     name=$(basename "$exe" _fuzz)
@@ -148,7 +174,7 @@ fuzz() {
      UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$ROOT/.ci/sanitizers/ubsan.supp" \
      LSAN_OPTIONS="suppressions=$ROOT/.ci/sanitizers/lsan.supp:print_suppressions=0" \
      "$exe" -seed="$FUZZ_SEED" -max_total_time="$FUZZ_SECONDS" -timeout=60 -rss_limit_mb=2560 -print_final_stats=1 \
-       -print_funcs=0 -artifact_prefix="$FUZZ_DIR/artifacts/$name-" "$FUZZ_DIR/corpus/$name" "$ROOT/fuzz/corpus/$name")
+       -print_funcs=0 -artifact_prefix="$FUZZ_DIR/artifacts/$name-" "$FUZZ_DIR/corpus/$name" "$ROOT/fuzz/corpus/$name") || return
   done
 }
 

@@ -55,14 +55,23 @@ def ptinfer_has_flag(binary, flag):
     return flag in out.stdout + out.stderr
 
 
-def ort_unavailable_reason(node):
+def ort_scratch_dir(work):
+    """The TMPDIR given to node: libonnxruntime leaves a mat-debug-<pid>.log and a .ses file in
+    its temp dir on every load, so they go under `work` rather than /tmp."""
+    path = os.path.join(work, "ort-tmp")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def ort_unavailable_reason(node, work):
     """None when bench/node can run onnxruntime-node, else why not."""
     if not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "onnxruntime-node")):
         return ("bench/node/node_modules is absent (run: cd bench/node && "
                 "npm install --ignore-scripts)")
     try:
         out = subprocess.run([node, "-e", "require('onnxruntime-node')"], cwd=NODE_DIR,
-                             capture_output=True, text=True)
+                             capture_output=True, text=True,
+                             env=dict(os.environ, TMPDIR=ort_scratch_dir(work)))
     except OSError as e:
         return "cannot run %s: %s" % (node, e)
     if out.returncode != 0:
@@ -115,6 +124,7 @@ class Runner:
                 cmd += ["--no-fast-path"]
             return cmd, env, out
         if name == "ort":
+            env["TMPDIR"] = ort_scratch_dir(a.work)
             cmd = [a.node, os.path.join(NODE_DIR, "ort_bench.js"), "--model", p["onnx"],
                    "--image-size", str(a.image_size), "--batch-sizes", self.bs, "--threads",
                    str(a.threads)] + timing
@@ -232,7 +242,7 @@ def main():
 
     skipped = {}
     fast_path_flag = ptinfer_has_flag(a.ptinfer, "--no-fast-path")
-    ort_reason = ort_unavailable_reason(a.node) if "ort" in wanted else None
+    ort_reason = ort_unavailable_reason(a.node, a.work) if "ort" in wanted else None
     ort_version = ""
     if ort_reason is None and "ort" in wanted:
         with open(os.path.join(NODE_DIR, "node_modules", "onnxruntime-node", "package.json")) as f:

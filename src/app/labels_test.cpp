@@ -1,6 +1,5 @@
 #include "app/labels.h"
 
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -8,15 +7,16 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
+#include "common/scoped_temp_dir.h"
 
 namespace ptinfer::app {
 namespace {
 
+// Writes `text` to <scratch>/name, in one folder removed when the test program exits.
 std::string write_temp(const std::string& name, const std::string& text) {
-  auto path = std::filesystem::temp_directory_path() /
-              ("ptinfer_labels_" + std::to_string(getpid()) + "_" + name);
-  std::ofstream(path) << text;
-  return path.string();
+  static const ScopedTempDir scratch("ptinfer_labels_");
+  std::ofstream(scratch.file(name)) << text;
+  return scratch.file(name);
 }
 
 std::string error_of(const std::string& path, ErrorKind kind) {

@@ -1,6 +1,5 @@
 #include "app/predictions_writer.h"
 
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -8,13 +7,14 @@
 
 #include <gtest/gtest.h>
 
+#include "common/scoped_temp_dir.h"
+
 namespace ptinfer::app {
 namespace {
 
 TEST(PredictionsWriter, QuotesPathsAndLeavesMissingColumnsEmpty) {
-  auto path = (std::filesystem::temp_directory_path() /
-               ("ptinfer_pred_" + std::to_string(getpid()) + ".csv"))
-                  .string();
+  ScopedTempDir scratch("ptinfer_predictions_");
+  std::string path = scratch.file("predictions.csv");
   PredictionsWriter w(path);
   w.write("a,b \"c\".jpg", 1, {1, 0}, {0.75f, 0.25f});
   w.close();
@@ -27,9 +27,8 @@ TEST(PredictionsWriter, QuotesPathsAndLeavesMissingColumnsEmpty) {
 }
 
 TEST(PredictionsWriter, ScoresRoundTripExactly) {
-  auto path = (std::filesystem::temp_directory_path() /
-               ("ptinfer_pred2_" + std::to_string(getpid()) + ".csv"))
-                  .string();
+  ScopedTempDir scratch("ptinfer_predictions_");
+  std::string path = scratch.file("predictions.csv");
   const float score = 0.1234567f;
   PredictionsWriter w(path);
   w.write("x", 0, {0}, {score});

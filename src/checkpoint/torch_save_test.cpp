@@ -3,22 +3,22 @@
 #include "checkpoint/torch_save.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/checkpoint_test_util.h"
+#include "common/scoped_temp_dir.h"
 
 namespace ptinfer::checkpoint {
 namespace {
 
 namespace fs = std::filesystem;
 
+// One scratch folder for the test program, removed when it exits.
 fs::path temp_dir() {
-  fs::path dir = fs::temp_directory_path() / ("ptinfer_torch_save_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir;
+  static const ScopedTempDir scratch("ptinfer_torch_save_");
+  return scratch.path();
 }
 
 TEST(TorchSaveTest, GuideCheckpointReadsBack) {

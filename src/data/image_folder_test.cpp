@@ -13,39 +13,28 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/scoped_temp_dir.h"
 
 namespace ptinfer::data {
 namespace {
 namespace fs = std::filesystem;
 
 // A fresh directory under the system temp dir, removed with everything in it at the end.
-class TempDir {
+class TempDir : public ScopedTempDir {
  public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "ptinfer_image_folder_XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
+  TempDir() : ScopedTempDir("ptinfer_image_folder_") {}
   // Creates an empty file at root/relative, making its parent folders.
   void touch(const std::string& relative) const {
-    fs::path p = fs::path(path_) / relative;
+    fs::path p = fs::path(path()) / relative;
     fs::create_directories(p.parent_path());
     std::ofstream(p) << "x";
   }
   void mkdir(const std::string& relative) const {
-    fs::create_directories(fs::path(path_) / relative);
+    fs::create_directories(fs::path(path()) / relative);
   }
   void symlink(const std::string& target, const std::string& relative) const {
-    fs::create_symlink(target, fs::path(path_) / relative);
+    fs::create_symlink(target, fs::path(path()) / relative);
   }
-
- private:
-  std::string path_;
 };
 
 std::vector<std::string> relative_paths(const ImageFolderIndex& index, const std::string& root) {

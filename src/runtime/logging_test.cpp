@@ -2,13 +2,13 @@
 
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "common/error.h"
+#include "common/scoped_temp_dir.h"
 
 namespace ptinfer::runtime {
 namespace {
@@ -20,11 +20,11 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+// A fresh path <scratch>/name, in one folder removed when the test program exits.
 std::string temp_dir(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("ptinfer_logging_" + name + "_" + std::to_string(getpid()));
-  std::filesystem::remove_all(dir);
-  return dir.string();
+  static const ScopedTempDir scratch("ptinfer_logging_");
+  std::filesystem::remove_all(scratch.file(name));
+  return scratch.file(name);
 }
 
 TEST(Logging, WritesAFilePerProcessFilteredByLevel) {

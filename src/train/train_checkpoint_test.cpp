@@ -1,12 +1,12 @@
 #include "train/train_checkpoint.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 
 #include "amp/model_policy.h"
 #include "checkpoint/checkpoint.h"
+#include "common/scoped_temp_dir.h"
 #include "models/registry.h"
 #include "train/param_groups.h"
 
@@ -79,12 +79,10 @@ TEST(TrainCheckpointTest, SgdStateAndGuideDictReadBack) {
   c.state_dict = model_state_dict(*model);
   c.best_acc1 = 55.5;
   c.optimizer = state;
-  std::string path = (std::filesystem::temp_directory_path() /
-                      ("ptinfer_train_ckpt_" + std::to_string(::getpid()) + ".pth.tar"))
-                         .string();
+  ScopedTempDir scratch("ptinfer_train_ckpt_");
+  std::string path = scratch.file("checkpoint.pth.tar");
   checkpoint::save_torch_file(path, guide_checkpoint(c));
   checkpoint::Checkpoint back = checkpoint::load_checkpoint(path);
-  std::filesystem::remove(path);
   EXPECT_EQ(back.epoch, 4);
   EXPECT_EQ(back.arch, "resnet18");
   EXPECT_DOUBLE_EQ(*back.best_acc1, 55.5);

@@ -1,6 +1,7 @@
 """Helpers for the end-to-end tests: run the ptinfer binary, make ImageFolders and checkpoints in
 the guide's format with Debian's PyTorch. Every test makes its own data in a temporary folder."""
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -15,6 +16,18 @@ SOURCE_DIR = os.environ.get("PTINFER_SOURCE_DIR",
 BINARY_DIR = os.environ.get("PTINFER_BINARY_DIR", os.path.join(SOURCE_DIR, "build"))
 PTINFER = os.path.join(BINARY_DIR, "ptinfer")
 SCRIPTS = os.path.join(SOURCE_DIR, "scripts")
+
+
+def scratch_dir(owner, prefix):
+    """A new temporary folder named prefix*, removed with everything in it once `owner` is done,
+    passed or failed: `owner` is a TestCase class (from setUpClass: removed after the class's
+    tests) or a TestCase instance (removed after that test)."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    if isinstance(owner, type):
+        owner.addClassCleanup(shutil.rmtree, path, True)
+    else:
+        owner.addCleanup(shutil.rmtree, path, True)
+    return path
 
 
 def run_ptinfer(args, env=None, check=True, timeout=600):

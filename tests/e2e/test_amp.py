@@ -4,7 +4,6 @@ and bad values are clear errors."""
 import copy
 import json
 import os
-import tempfile
 import unittest
 
 import torch
@@ -30,7 +29,7 @@ def python_o2(model):
 class Amp(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="ptinfer_amp_")
+        cls.tmp = common.scratch_dir(cls, "ptinfer_amp_")
         classes = ["a", "b", "c", "d"]
         cls.data = common.make_image_folder(os.path.join(cls.tmp, "data"), classes, 4, seed=2)
         cls.ckpt = common.make_guide_checkpoint(os.path.join(cls.tmp, "m.pth.tar"), "resnet18", 4,

@@ -2,7 +2,6 @@
 peak RSS, and clear errors for bad values. (Speed itself is measured in bench/, not asserted.)"""
 import json
 import os
-import tempfile
 import unittest
 
 import common
@@ -10,7 +9,7 @@ import common
 
 class Bench(unittest.TestCase):
     def test_rows_per_batch_size_from_a_checkpoint(self):
-        tmp = tempfile.mkdtemp(prefix="ptinfer_bench_")
+        tmp = common.scratch_dir(self, "ptinfer_bench_")
         ckpt = common.make_guide_checkpoint(os.path.join(tmp, "m.pth"), "resnet18", 5)
         out = os.path.join(tmp, "bench.json")
         proc = common.run_ptinfer(["bench", "-a", "resnet18", "--resume", ckpt, "-b", "1", "-b",

@@ -26,7 +26,7 @@ def run_anchors(args):
 class BenchAnchors(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        work = tempfile.mkdtemp(prefix="ptinfer_anchors_")
+        work = common.scratch_dir(cls, "ptinfer_anchors_")
         out = os.path.join(work, "anchors.json")
         cls.proc = run_anchors(["--arch", "resnet18", "--image-size", "32", "--batch-sizes",
                                 ",".join(map(str, BATCHES)), "--rounds", "1", "--warmup", "0",

@@ -5,7 +5,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import unittest
 
 import common
@@ -16,7 +15,7 @@ BENCH = os.path.join(common.BINARY_DIR, "bench", "input_pipeline_bench")
 
 class BenchInputPipeline(unittest.TestCase):
     def test_tiny_run_checks_equality_and_reports_both_runners(self):
-        work = tempfile.mkdtemp(prefix="ptinfer_pipeline_")
+        work = common.scratch_dir(self, "ptinfer_pipeline_")
         out = os.path.join(work, "pipeline.json")
         proc = subprocess.run([sys.executable, SCRIPT, "--images", "10", "--rounds", "1",
                                "--check", "10", "--work", work, "--bench", BENCH, "--json", out],
@@ -34,7 +33,7 @@ class BenchInputPipeline(unittest.TestCase):
         self.assertIn("10 of 10 images checked bit-identical", proc.stdout)
 
     def test_corrupt_image_is_named_and_fails(self):
-        work = tempfile.mkdtemp(prefix="ptinfer_pipeline_bad_")
+        work = common.scratch_dir(self, "ptinfer_pipeline_bad_")
         bad = os.path.join(work, "broken.jpg")
         with open(bad, "wb") as f:
             f.write(b"\xff\xd8\xff\xe0 not really a jpeg")

@@ -4,7 +4,6 @@ import argparse
 import json
 import os
 import struct
-import tempfile
 import unittest
 import zipfile
 
@@ -74,7 +73,7 @@ def model_and_state(arch, num_classes, seed):
 class CheckpointFormats(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="ptinfer_ckpt_formats_")
+        cls.tmp = common.scratch_dir(cls, "ptinfer_ckpt_formats_")
         cls.images = common.make_image_folder(os.path.join(cls.tmp, "imgs"), ["x"], 3, seed=11)
         cls.paths = sorted(os.path.join(cls.images, "x", f)
                            for f in os.listdir(os.path.join(cls.images, "x")))

@@ -4,7 +4,6 @@ import glob
 import os
 import pickle
 import shutil
-import tempfile
 import unittest
 import zipfile
 
@@ -18,7 +17,7 @@ SMALL = ["--resize-size", "32", "--crop-size", "32", "-b", "4"]
 class CliErrors(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="ptinfer_errors_")
+        cls.tmp = common.scratch_dir(cls, "ptinfer_errors_")
         cls.data = common.make_image_folder(os.path.join(cls.tmp, "data"), ["a", "b", "c"], 3)
         cls.ckpt = common.make_guide_checkpoint(os.path.join(cls.tmp, "ok.pth.tar"), "resnet18", 3)
 

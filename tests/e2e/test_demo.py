@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import unittest
 
 import common
@@ -16,7 +15,7 @@ PREPROCESS = ["--resize-size", "28", "--crop-size", "28", "--mean", "0.2860", "0
 
 class Demo(unittest.TestCase):
     def test_demo_accuracy_equals_pytorch_and_is_at_least_90(self):
-        tmp = tempfile.mkdtemp(prefix="ptinfer_demo_")
+        tmp = common.scratch_dir(self, "ptinfer_demo_")
         data = os.path.join(common.BINARY_DIR, "demo_data", "fashion-mnist")
         subprocess.run([sys.executable, os.path.join(common.SCRIPTS, "make_fashion_mnist_folder.py"),
                         "--out", os.path.join(data, "val")], check=True)

@@ -5,7 +5,6 @@ import math
 import os
 import re
 import shutil
-import tempfile
 import unittest
 
 import torch
@@ -13,6 +12,7 @@ import torch.nn.functional as F
 import torchvision
 import torchvision.transforms as T
 
+import common
 from common import make_guide_checkpoint, make_image_folder, read_csv, run_ptinfer
 
 CLASSES = ["a", "b", "c"]
@@ -71,14 +71,10 @@ def max_diff(a, b):
 class FinetuneTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="ptinfer_finetune_")
+        cls.tmp = common.scratch_dir(cls, "ptinfer_finetune_")
         cls.root = make_image_folder(os.path.join(cls.tmp, "data"), CLASSES, PER_CLASS, seed=5)
         cls.ckpt = make_guide_checkpoint(os.path.join(cls.tmp, "in.pth.tar"), "resnet18",
                                          len(CLASSES), seed=2)
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def finetune(self, out_name, *extra, check=True, batch_size=6, ckpt=None):
         out = os.path.join(self.tmp, out_name)

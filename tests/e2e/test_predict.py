@@ -2,7 +2,6 @@
 (TorchServe's index_to_name.json or a text file) or from the checkpoint's recorded classes."""
 import json
 import os
-import tempfile
 import unittest
 
 import torch
@@ -16,7 +15,7 @@ import common
 class Predict(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="ptinfer_predict_")
+        cls.tmp = common.scratch_dir(cls, "ptinfer_predict_")
         cls.images = common.make_image_folder(os.path.join(cls.tmp, "imgs"), ["x"], 6, seed=3)
         cls.ckpt = common.make_guide_checkpoint(os.path.join(cls.tmp, "m.pth"), "resnet18", 6,
                                                 seed=5, half=True)

@@ -103,7 +103,7 @@ def curl(*args):
 class Serve(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="ptinfer_serve_")
+        cls.tmp = common.scratch_dir(cls, "ptinfer_serve_")
         cls.ckpt = common.make_guide_checkpoint(os.path.join(cls.tmp, "r18.pth.tar"), "resnet18",
                                                 NUM_CLASSES, seed=7)
         cls.labels = os.path.join(cls.tmp, "index_to_name.json")

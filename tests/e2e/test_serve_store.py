@@ -4,7 +4,6 @@ server before it listens, naming the folder, file and key."""
 import json
 import os
 import socket
-import tempfile
 import threading
 import time
 import unittest
@@ -55,7 +54,7 @@ def thread_count(pid):
 class ServeStore(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="ptinfer_store_")
+        cls.tmp = common.scratch_dir(cls, "ptinfer_store_")
         cls.ckpt = common.make_guide_checkpoint(os.path.join(cls.tmp, "r18.pth.tar"), "resnet18",
                                                 NUM_CLASSES, seed=3)
         folder = common.make_image_folder(os.path.join(cls.tmp, "imgs"), ["x"], 4, seed=5)

@@ -3,7 +3,6 @@
 or mismatched files are clear errors. Fixtures are written here by Debian's PyTorch."""
 import json
 import os
-import tempfile
 import unittest
 import zipfile
 
@@ -41,7 +40,7 @@ def python_o2(model):
 class TorchScript(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="ptinfer_torchscript_")
+        cls.tmp = common.scratch_dir(cls, "ptinfer_torchscript_")
         classes = ["a", "b"]
         cls.data = common.make_image_folder(os.path.join(cls.tmp, "data"), classes, 2, seed=5)
         cls.paths = [os.path.join(cls.data, c, f) for c in classes

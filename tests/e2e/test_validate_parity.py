@@ -2,7 +2,6 @@
 a checkpoint in the guide's format: the same top-5 for every image, the same Acc@1/Acc@5."""
 import json
 import os
-import tempfile
 import time
 import unittest
 
@@ -12,7 +11,7 @@ import common
 class ValidateParity(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="ptinfer_parity_")
+        cls.tmp = common.scratch_dir(cls, "ptinfer_parity_")
         classes = ["cat", "dog", "eel", "fox", "gnu", "hen", "owl"]
         common.make_image_folder(os.path.join(cls.tmp, "data", "val"), classes, per_class=5)
         cls.ckpt = common.make_guide_checkpoint(os.path.join(cls.tmp, "checkpoint.pth.tar"),
