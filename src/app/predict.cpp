@@ -82,6 +82,9 @@ std::vector<Prediction> run_predict(const PredictOptions& options, std::ostream&
     torch::Tensor input =
         torch::from_blob(batch->data.data(), {batch->size(), 3, crop, crop}, torch::kFloat32);
     metrics::TopK topk = metrics::top_k(engine.run(input), options.topk);
+    // Done with the batch's floats (top_k copied what it needs): a worker refills them.
+    input = torch::Tensor();
+    loader.recycle(std::move(batch->data));
     for (int64_t i = 0; i < batch->size(); ++i) {
       Prediction p{batch->paths[i], topk.indices[i], topk.scores[i], {}};
       out << p.path << "\n";

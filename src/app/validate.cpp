@@ -180,6 +180,9 @@ ValidateResult run_validate(const ValidateOptions& options, std::ostream& out) {
           predictions->write(batch->paths[i], batch->labels[i], topk.indices[i], topk.scores[i]);
         }
       }
+      // Done with the batch's floats (and anything that might view them): a worker refills them.
+      input = logits = torch::Tensor();
+      loader.recycle(std::move(batch->data));
     }
     batch_time.update(seconds_since(end));
     end = Clock::now();

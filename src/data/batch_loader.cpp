@@ -124,9 +124,17 @@ std::optional<Batch> BatchLoader::next() {
   return std::move(node.mapped());
 }
 
+void BatchLoader::recycle(std::vector<float>&& buffer) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (static_cast<int64_t>(free_buffers_.size()) <= prefetch_) {
+    free_buffers_.push_back(std::move(buffer));
+  }
+}
+
 void BatchLoader::worker_loop() {
   for (;;) {
     int64_t index = 0;
+    Batch batch;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       cv_.wait(lock, [&] {
@@ -136,8 +144,11 @@ void BatchLoader::worker_loop() {
       });
       if (stopping_ || !failed_.empty() || next_to_claim_ >= num_batches_) return;
       index = next_to_claim_++;
+      if (!free_buffers_.empty()) {
+        batch.data = std::move(free_buffers_.back());
+        free_buffers_.pop_back();
+      }
     }
-    Batch batch;
     batch.index = index;
     std::optional<Failure> failure;
     try {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <set>
@@ -102,6 +103,36 @@ TEST(BatchLoader, LastPartialBatchThenEnd) {
   }
   EXPECT_FALSE(loader.next().has_value());
   EXPECT_FALSE(loader.next().has_value());
+}
+
+// Recycled buffers are filled with later batches: a buffer of a capacity no batch asks for
+// (poisoned with NaN) comes back holding a correct batch, and the extra buffers beyond
+// prefetch + 1 are dropped rather than kept.
+TEST(BatchLoader, RecycledBuffersCarryLaterBatches) {
+  BatchLoaderOptions options;
+  options.batch_size = 4;
+  options.workers = 1;
+  options.prefetch_batches = 1;
+  BatchLoader loader(make_samples(30), kFloats, fake_load, options);
+  constexpr size_t kMarkedCapacity = 1000 * kFloats;
+  for (int i = 0; i < 5; ++i) {  // more than prefetch + 1: the extra ones are freed
+    std::vector<float> marked(kMarkedCapacity, std::numeric_limits<float>::quiet_NaN());
+    loader.recycle(std::move(marked));
+  }
+  int reused = 0;
+  int64_t index = 0;
+  while (std::optional<Batch> batch = loader.next()) {
+    std::vector<int> ids;
+    for (int64_t s = 0; s < batch->size(); ++s) ids.push_back(static_cast<int>(index * 4 + s));
+    expect_batch_holds(*batch, ids);
+    if (batch->data.capacity() == kMarkedCapacity) ++reused;
+    ++index;
+    if (index >= 4) loader.recycle(std::move(batch->data));  // the usual pattern from here on
+  }
+  EXPECT_EQ(index, 8);
+  // The worker had claimed batch 0 (a new buffer) before the first recycle at most; the two
+  // marked buffers kept (prefetch + 1) then carry a batch each.
+  EXPECT_EQ(reused, 2);
 }
 
 TEST(BatchLoader, NoSamplesNoBatches) {

@@ -87,7 +87,10 @@ Engine::Engine(const EngineOptions& options) : device_(options.device), amp_(opt
   if (num_classes == 0) num_classes = 1000;
   info_.num_classes = num_classes;
 
-  auto native = models::create_model(options.arch, num_classes);
+  // Every parameter and buffer is overwritten by the strict load that follows, if one does.
+  auto native = models::create_model(
+      options.arch, num_classes,
+      pretrained || resumed ? models::Init::kSkip : models::Init::kTorchvision);
   if (pretrained && !resumed) checkpoint::load_state_dict_strict(*native, pretrained->state_dict);
   if (resumed) {
     try {
@@ -110,7 +113,7 @@ Engine::Engine(const EngineOptions& options) : device_(options.device), amp_(opt
   if (options.fast_path) {  // fastpath/fast_path.h: replaces the module when it has a fast form
     native->eval();
     fastpath::FastPathOptions fast{fastpath::kernels_from_env(), amp_, device_,
-                                   fastpath::winograd_from_env()};
+                                   fastpath::winograd_from_env(), fastpath::max_batch_from_env()};
     if (auto fast_model = fastpath::build(*native, fast)) {
       spdlog::info("engine: fast path ({} kernels)", fastpath::to_string(fast.kernels));
       native = std::move(fast_model);
@@ -137,8 +140,9 @@ void Engine::init_torchscript(const EngineOptions& options) {
                 "--arch torchscript needs --resume FILE, a torch.jit.save archive");
   }
   if (options.pretrained) {
-    throw Error(ErrorKind::kInvalidArgument,
-                "--pretrained does not apply to --arch torchscript (the archive holds the weights)");
+    throw Error(
+        ErrorKind::kInvalidArgument,
+        "--pretrained does not apply to --arch torchscript (the archive holds the weights)");
   }
   if (!options.checkpoint_key.empty()) {
     throw Error(ErrorKind::kInvalidArgument,
@@ -152,16 +156,18 @@ void Engine::init_torchscript(const EngineOptions& options) {
   if (probe.dim() != 2 || probe.size(0) != 1) {
     std::string shape;
     for (int64_t d : probe.sizes()) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
-    throw Error(ErrorKind::kUnsupported,
-                options.checkpoint + ": the TorchScript model returns [" + shape + "] for a [1, 3, " +
-                    std::to_string(options.input_size) + ", " + std::to_string(options.input_size) +
-                    "] input, expected [1, num_classes] logits");
+    throw Error(ErrorKind::kUnsupported, options.checkpoint + ": the TorchScript model returns [" +
+                                             shape + "] for a [1, 3, " +
+                                             std::to_string(options.input_size) + ", " +
+                                             std::to_string(options.input_size) +
+                                             "] input, expected [1, num_classes] logits");
   }
   info_.num_classes = probe.size(1);
   if (options.num_classes != 0 && options.num_classes != info_.num_classes) {
     throw Error(ErrorKind::kInvalidArgument,
-                "--num-classes " + std::to_string(options.num_classes) + " but the TorchScript model " +
-                    options.checkpoint + " has " + std::to_string(info_.num_classes) + " outputs");
+                "--num-classes " + std::to_string(options.num_classes) +
+                    " but the TorchScript model " + options.checkpoint + " has " +
+                    std::to_string(info_.num_classes) + " outputs");
   }
   spdlog::info("engine: TorchScript {} ({} classes) on {}, amp {} ({})", options.checkpoint,
                info_.num_classes, device_.str(), amp::to_string(amp_.level),

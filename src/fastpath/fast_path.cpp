@@ -33,6 +33,19 @@ bool winograd_from_env() {
               std::string("PTINFER_FAST_PATH_WINOGRAD must be '0' or '1', got '") + v + "'");
 }
 
+int64_t max_batch_from_env() {
+  const char* v = std::getenv("PTINFER_FAST_PATH_MAX_BATCH");
+  if (v == nullptr || *v == '\0') return kDefaultMaxBatch;
+  const std::string text(v);
+  // Digits only (no sign, no spaces), at most 9 of them: no overflow.
+  if (text.size() > 9 || text.find_first_not_of("0123456789") != std::string::npos) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "PTINFER_FAST_PATH_MAX_BATCH must be a whole number >= 0 (0: no limit), got '" +
+                    text + "'");
+  }
+  return std::stoll(text);
+}
+
 std::string unsupported_reason(const models::ImageClassifier& model,
                                const FastPathOptions& options) {
   if (dynamic_cast<const models::ResNet*>(&model) == nullptr) return "not a ResNet-family model";
@@ -54,7 +67,8 @@ std::shared_ptr<models::ImageClassifier> build(const models::ImageClassifier& mo
   if (options.kernels == Kernels::kTorch) {
     return std::make_shared<TorchResNet>(std::move(folded), dtype);
   }
-  return std::make_shared<OneDnnResNet>(std::move(folded), dtype, options.winograd);
+  return std::make_shared<OneDnnResNet>(std::move(folded), dtype, options.winograd,
+                                        options.max_batch);
 }
 
 }  // namespace ptinfer::fastpath

@@ -23,11 +23,17 @@ namespace ptinfer::fastpath {
 
 enum class Kernels { kOneDnn, kTorch };
 
+// The most images one OneDnnResNet forward runs at once by default (see OneDnnResNet's
+// max_batch): larger batches run as slices of this many, so that the activation memory stays
+// that of this batch size. See docs/performance.md for the measurement behind it.
+inline constexpr int64_t kDefaultMaxBatch = 8;
+
 struct FastPathOptions {
-  Kernels kernels = Kernels::kOneDnn;  // which implementation runs the folded model
-  amp::Policy amp;                     // O0: fp32; O2/O3 with bf16: bf16 activations and weights
-  torch::Device device = torch::kCPU;  // only the CPU has a fast path
-  bool winograd = true;                // fp32 3x3 convolutions through Winograd (OneDnnResNet)
+  Kernels kernels = Kernels::kOneDnn;    // which implementation runs the folded model
+  amp::Policy amp;                       // O0: fp32; O2/O3 with bf16: bf16 activations and weights
+  torch::Device device = torch::kCPU;    // only the CPU has a fast path
+  bool winograd = true;                  // fp32 3x3 convolutions through Winograd (OneDnnResNet)
+  int64_t max_batch = kDefaultMaxBatch;  // OneDnnResNet runs larger batches in slices; 0: whole
 };
 
 // "onednn" or "torch" -> Kernels; throws Error(kInvalidArgument) naming `source` otherwise.
@@ -41,6 +47,10 @@ Kernels kernels_from_env();
 // PTINFER_FAST_PATH_WINOGRAD: "1" (the default when unset or empty) or "0"; throws
 // Error(kInvalidArgument) naming the variable for any other value.
 bool winograd_from_env();
+
+// PTINFER_FAST_PATH_MAX_BATCH: a whole number >= 0 (0: no slicing), kDefaultMaxBatch when
+// unset or empty; throws Error(kInvalidArgument) naming the variable for any other value.
+int64_t max_batch_from_env();
 
 // Why `model` under `options` has no fast path ("" when it has one): not a ResNet, a device
 // other than the CPU, O1, or fp16.

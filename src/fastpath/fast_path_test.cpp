@@ -21,8 +21,8 @@
 #include "engine/engine.h"
 #include "fastpath/folded_resnet.h"
 #include "fastpath/onednn_resnet.h"
-#include "models/registry.h"
 #include "models/model_test_fixtures.h"
+#include "models/registry.h"
 #include "models/resnet.h"
 
 namespace ptinfer::fastpath {
@@ -262,6 +262,58 @@ TEST(FastPath, WinogradEnvironmentVariable) {
     EXPECT_NE(std::string(e.what()).find("'yes'"), std::string::npos);
   }
   unsetenv("PTINFER_FAST_PATH_WINOGRAD");
+}
+
+TEST(FastPath, MaxBatchEnvironmentVariable) {
+  unsetenv("PTINFER_FAST_PATH_MAX_BATCH");
+  EXPECT_EQ(max_batch_from_env(), kDefaultMaxBatch);
+  setenv("PTINFER_FAST_PATH_MAX_BATCH", "0", 1);
+  EXPECT_EQ(max_batch_from_env(), 0);
+  setenv("PTINFER_FAST_PATH_MAX_BATCH", "64", 1);
+  EXPECT_EQ(max_batch_from_env(), 64);
+  for (const char* bad : {"-1", "8x", " 8", "1e3", "99999999999999999999"}) {
+    setenv("PTINFER_FAST_PATH_MAX_BATCH", bad, 1);
+    try {
+      max_batch_from_env();
+      ADD_FAILURE() << "accepted '" << bad << "'";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
+      EXPECT_NE(std::string(e.what()).find("PTINFER_FAST_PATH_MAX_BATCH"), std::string::npos);
+      EXPECT_NE(std::string(e.what()).find(std::string("'") + bad + "'"), std::string::npos);
+    }
+  }
+  unsetenv("PTINFER_FAST_PATH_MAX_BATCH");
+}
+
+// A batch above max_batch runs as slices: its logits are, bit for bit, those of the slices run
+// one by one, and only the slices' shapes get plans. max_batch 0 runs it whole.
+TEST(OneDnnResNet, MaxBatchRunsSlices) {
+  torch::manual_seed(0);
+  auto model = models::create_model("resnet18", 10);
+  model->eval();
+  FastPathOptions sliced_options = fp32(Kernels::kOneDnn);
+  sliced_options.max_batch = 4;
+  auto sliced = std::dynamic_pointer_cast<OneDnnResNet>(build(*model, sliced_options));
+  FastPathOptions whole_options = fp32(Kernels::kOneDnn);
+  whole_options.max_batch = 0;
+  auto whole = std::dynamic_pointer_cast<OneDnnResNet>(build(*model, whole_options));
+  ASSERT_TRUE(sliced && whole);
+  const torch::Tensor x = torch::randn({10, 3, 24, 24});
+  const torch::Tensor y = run(*sliced, x);
+  EXPECT_EQ(sliced->cached_plans(), 2u);  // 4 and 2 images
+  const torch::Tensor by_hand =
+      torch::cat({run(*sliced, x.slice(0, 0, 4)), run(*sliced, x.slice(0, 4, 8)),
+                  run(*sliced, x.slice(0, 8, 10))});
+  EXPECT_TRUE(torch::equal(y, by_hand));
+  EXPECT_EQ(sliced->cached_plans(), 2u);
+  const torch::Tensor y_whole = run(*whole, x);
+  EXPECT_EQ(whole->cached_plans(), 1u);
+  EXPECT_LE(rel_l2(y, y_whole), 1e-5);
+  EXPECT_LE(rel_l2(y, run(*model, x)), 1e-5);
+  EXPECT_TRUE(torch::equal(top5(y), top5(run(*model, x))));
+  EXPECT_THROW(OneDnnResNet(fold_resnet(dynamic_cast<const models::ResNet&>(*model)),
+                            torch::kFloat32, true, -1),
+               Error);
 }
 
 // The direct kernels (winograd off) against the module too, and against the Winograd run: the

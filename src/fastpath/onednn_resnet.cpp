@@ -30,7 +30,7 @@ enum Role { kInput = 0, kShortcut, kBlockIn, kTemp1, kTemp2, kScratch, kWinoIn, 
 struct Binding {
   memory mem;  // a memory object whose handle is set to arena + offset before each call
   Role role;
-  bool starts;      // a pure write: the role's old value is dead (buffer_arena.h)
+  bool starts;        // a pure write: the role's old value is dead (buffer_arena.h)
   size_t offset = 0;  // assigned once the plan is complete
 };
 
@@ -45,7 +45,7 @@ struct Plan {
   std::vector<Step> steps;
   size_t arena_bytes = 0;
   size_t input_offset = 0, out_offset = 0;  // where the forward writes x and reads the logits
-  std::array<int64_t, 2> logits_dims{};  // N, classes
+  std::array<int64_t, 2> logits_dims{};     // N, classes
 };
 
 }  // namespace
@@ -56,15 +56,16 @@ struct OneDnnResNet::Impl {
   torch::ScalarType dtype;
   memory::data_type dt;
   bool winograd = false;
+  int64_t max_batch = 0;  // 0: whole batches; else the most images one forward runs at once
   ConvWeights stem;
   struct Block {
     std::vector<ConvWeights> convs;
     std::unique_ptr<ConvWeights> downsample;
   };
   std::vector<Block> blocks;
-  ConvWeights fc;  // the head as a 1x1 "convolution": weight [classes, features, 1, 1]
-  std::list<Plan> plans;                      // most recently used first
-  torch::Tensor arena;  // uint8 storage for every plan's activations, grown on demand
+  ConvWeights fc;         // the head as a 1x1 "convolution": weight [classes, features, 1, 1]
+  std::list<Plan> plans;  // most recently used first
+  torch::Tensor arena;    // uint8 storage for every plan's activations, grown on demand
 
   memory::desc act_md(int64_t n, int64_t c, int64_t h, int64_t w) const {
     return memory::desc({n, c, h, w}, dt, tag::nhwc);
@@ -154,8 +155,9 @@ struct OneDnnResNet::Impl {
 
   // The convolution `pd` as a step from role `src` to role `dst`, its weights reordered once per
   // layout (onednn_weights.h).
-  void add_conv_step(Plan& plan, ConvWeights& cw, const dnnl::convolution_forward::primitive_desc& pd,
-                     Role src, Role dst, bool sum) {
+  void add_conv_step(Plan& plan, ConvWeights& cw,
+                     const dnnl::convolution_forward::primitive_desc& pd, Role src, Role dst,
+                     bool sum) {
     memory weights = cw.packed_for(pd.weights_desc(), eng, strm);
 
     Step step;
@@ -195,7 +197,8 @@ struct OneDnnResNet::Impl {
       }
     }
     const auto& d = plan.logits_dims;
-    uses.push_back({after_last, kLogits, false, memory::desc({d[0], d[1]}, dt, tag::nc).get_size()});
+    uses.push_back(
+        {after_last, kLogits, false, memory::desc({d[0], d[1]}, dt, tag::nc).get_size()});
     const ArenaLayout layout = lay_out_buffers(uses);
     size_t u = 0;
     plan.input_offset = layout.offsets[u++];
@@ -245,8 +248,8 @@ struct OneDnnResNet::Impl {
   // cores the next call's convolutions need (resnet50 batch 1: p90 latency 107 ms -> 35 ms).
   void add_head(Plan& plan, Role x, const std::array<int64_t, 4>& d) {
     const memory::desc pooled = act_md(d[0], d[1], 1, 1);
-    add_pooling(plan, dnnl::algorithm::pooling_avg_exclude_padding,
-                act_md(d[0], d[1], d[2], d[3]), pooled, {1, 1}, {d[2], d[3]}, {0, 0}, x, kTemp1);
+    add_pooling(plan, dnnl::algorithm::pooling_avg_exclude_padding, act_md(d[0], d[1], d[2], d[3]),
+                pooled, {1, 1}, {d[2], d[3]}, {0, 0}, x, kTemp1);
 
     const memory::desc w_any(fc.dims(), dt, tag::any);
     const memory::desc logits({d[0], fc.out_channels}, dt, tag::nc);
@@ -293,6 +296,23 @@ struct OneDnnResNet::Impl {
     return plan;
   }
 
+  // One forward of the whole of x through its shape's plan: logits [N, classes], a new tensor.
+  torch::Tensor run(const torch::Tensor& x) {
+    const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
+    Plan& plan = plan_for(n, h, w);
+    // NCHW (any dtype) -> the NHWC input buffer in the compute dtype, in one pass.
+    view(plan.input_offset, {n, 3, h, w}).copy_(x);
+    for (Step& step : plan.steps) {
+      for (Binding& b : step.bindings) b.mem.set_data_handle(arena_at(b.offset));
+      step.prim.execute(strm, step.args);
+    }
+    strm.wait();
+    // The logits, copied out of the arena the next call reuses.
+    return torch::from_blob(arena_at(plan.out_offset), {plan.logits_dims[0], plan.logits_dims[1]},
+                            torch::TensorOptions().dtype(dtype))
+        .clone();
+  }
+
   void* arena_at(size_t offset) const { return static_cast<uint8_t*>(arena.data_ptr()) + offset; }
 
   // Drops each conv's fp32 OIHW weights where a packed copy can stand in for them (about the
@@ -320,12 +340,17 @@ struct OneDnnResNet::Impl {
   }
 };
 
-
-OneDnnResNet::OneDnnResNet(FoldedResNet folded, torch::ScalarType dtype, bool winograd)
+OneDnnResNet::OneDnnResNet(FoldedResNet folded, torch::ScalarType dtype, bool winograd,
+                           int64_t max_batch)
     : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
+  if (max_batch < 0) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "fast path: max_batch must be >= 0, got " + std::to_string(max_batch));
+  }
   m.dtype = dtype;
   m.winograd = winograd;
+  m.max_batch = max_batch;
   if (dtype == torch::kFloat32) {
     m.dt = memory::data_type::f32;
   } else if (dtype == torch::kBFloat16) {
@@ -371,19 +396,17 @@ torch::Tensor OneDnnResNet::forward(torch::Tensor x) {
   // on every call).
   at::internal::lazy_init_num_threads();
   Impl& m = *impl_;
-  const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
-  Plan& plan = m.plan_for(n, h, w);
-  // NCHW (any dtype) -> the NHWC input buffer in the compute dtype, in one pass.
-  m.view(plan.input_offset, {n, 3, h, w}).copy_(x);
-  for (Step& step : plan.steps) {
-    for (Binding& b : step.bindings) b.mem.set_data_handle(m.arena_at(b.offset));
-    step.prim.execute(m.strm, step.args);
+  const int64_t n = x.size(0);
+  if (m.max_batch == 0 || n <= m.max_batch) return m.run(x);
+  // Consecutive slices of max_batch images (the last one shorter), each written into its rows.
+  torch::Tensor logits;
+  for (int64_t start = 0; start < n; start += m.max_batch) {
+    const int64_t len = std::min(m.max_batch, n - start);
+    torch::Tensor part = m.run(x.narrow(0, start, len));
+    if (!logits.defined()) logits = torch::empty({n, part.size(1)}, part.options());
+    logits.narrow(0, start, len).copy_(part);
   }
-  m.strm.wait();
-  // The logits, copied out of the arena the next call reuses.
-  return torch::from_blob(m.arena_at(plan.out_offset), {plan.logits_dims[0], plan.logits_dims[1]},
-                          torch::TensorOptions().dtype(m.dtype))
-      .clone();
+  return logits;
 }
 
 }  // namespace ptinfer::fastpath

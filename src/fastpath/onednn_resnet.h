@@ -36,7 +36,12 @@ class OneDnnResNet : public models::ImageClassifier {
   // F(4x4, 3x3) kernel where this CPU has one (AVX-512), behind reorders from and to
   // channels_last: fewer multiplications, logits within fp32 rounding of the direct kernel's
   // (fast_path_test bounds the difference); the direct kernel otherwise.
-  OneDnnResNet(FoldedResNet folded, torch::ScalarType dtype, bool winograd = true);
+  // `max_batch`: 0 runs every batch whole; N > 0 runs a larger batch as consecutive slices of
+  // at most N images, which bounds the activation arena (and the plans cached) by N images
+  // whatever the batch size. Each image's logits do not depend on the others in its batch.
+  // Throws Error(kInvalidArgument) when max_batch < 0.
+  OneDnnResNet(FoldedResNet folded, torch::ScalarType dtype, bool winograd = true,
+               int64_t max_batch = 0);
   ~OneDnnResNet() override;
 
   // x: [N, 3, H, W] float of any dtype and layout -> logits [N, num_classes] in `dtype`, a new

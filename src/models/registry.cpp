@@ -11,7 +11,7 @@ namespace ptinfer::models {
 namespace {
 
 struct Entry {
-  std::function<std::shared_ptr<ImageClassifier>(int64_t num_classes)> factory;
+  std::function<std::shared_ptr<ImageClassifier>(int64_t num_classes, Init init)> factory;
   // Basename of torchvision 0.14's <Arch>_Weights.DEFAULT url: the name the file has in
   // $TORCH_HOME/hub/checkpoints. ResNet-50 and most larger nets default to the V2 recipe.
   std::string pretrained_file;
@@ -21,26 +21,36 @@ struct Entry {
 // The one table; adding an architecture is one row here. std::map keeps names sorted.
 const std::map<std::string, Entry>& table() {
   static const std::map<std::string, Entry> kTable = {
-      {"resnet18", {[](int64_t n) { return resnet18(n); }, "resnet18-f37072fd.pth", "fc.weight"}},
-      {"resnet34", {[](int64_t n) { return resnet34(n); }, "resnet34-b627a593.pth", "fc.weight"}},
-      {"resnet50", {[](int64_t n) { return resnet50(n); }, "resnet50-11ad3fa6.pth", "fc.weight"}},
+      {"resnet18",
+       {[](int64_t n, Init i) { return resnet18(n, false, i); }, "resnet18-f37072fd.pth",
+        "fc.weight"}},
+      {"resnet34",
+       {[](int64_t n, Init i) { return resnet34(n, false, i); }, "resnet34-b627a593.pth",
+        "fc.weight"}},
+      {"resnet50",
+       {[](int64_t n, Init i) { return resnet50(n, false, i); }, "resnet50-11ad3fa6.pth",
+        "fc.weight"}},
       {"resnet101",
-       {[](int64_t n) { return resnet101(n); }, "resnet101-cd907fc2.pth", "fc.weight"}},
+       {[](int64_t n, Init i) { return resnet101(n, false, i); }, "resnet101-cd907fc2.pth",
+        "fc.weight"}},
       {"resnet152",
-       {[](int64_t n) { return resnet152(n); }, "resnet152-f82ba261.pth", "fc.weight"}},
+       {[](int64_t n, Init i) { return resnet152(n, false, i); }, "resnet152-f82ba261.pth",
+        "fc.weight"}},
       {"resnext50_32x4d",
-       {[](int64_t n) { return resnext50_32x4d(n); }, "resnext50_32x4d-1a0047aa.pth", "fc.weight"}},
+       {[](int64_t n, Init i) { return resnext50_32x4d(n, false, i); },
+        "resnext50_32x4d-1a0047aa.pth", "fc.weight"}},
       {"resnext101_32x8d",
-       {[](int64_t n) { return resnext101_32x8d(n); }, "resnext101_32x8d-110c445d.pth",
-        "fc.weight"}},
+       {[](int64_t n, Init i) { return resnext101_32x8d(n, false, i); },
+        "resnext101_32x8d-110c445d.pth", "fc.weight"}},
       {"resnext101_64x4d",
-       {[](int64_t n) { return resnext101_64x4d(n); }, "resnext101_64x4d-173b62eb.pth",
-        "fc.weight"}},
+       {[](int64_t n, Init i) { return resnext101_64x4d(n, false, i); },
+        "resnext101_64x4d-173b62eb.pth", "fc.weight"}},
       {"wide_resnet50_2",
-       {[](int64_t n) { return wide_resnet50_2(n); }, "wide_resnet50_2-9ba9bcbe.pth", "fc.weight"}},
+       {[](int64_t n, Init i) { return wide_resnet50_2(n, false, i); },
+        "wide_resnet50_2-9ba9bcbe.pth", "fc.weight"}},
       {"wide_resnet101_2",
-       {[](int64_t n) { return wide_resnet101_2(n); }, "wide_resnet101_2-d733dc28.pth",
-        "fc.weight"}},
+       {[](int64_t n, Init i) { return wide_resnet101_2(n, false, i); },
+        "wide_resnet101_2-d733dc28.pth", "fc.weight"}},
   };
   return kTable;
 }
@@ -64,13 +74,14 @@ std::vector<std::string> model_names() {
   return names;  // already sorted: the table is a std::map
 }
 
-std::shared_ptr<ImageClassifier> create_model(const std::string& arch, int64_t num_classes) {
+std::shared_ptr<ImageClassifier> create_model(const std::string& arch, int64_t num_classes,
+                                              Init init) {
   const Entry& entry = find(arch);
   if (num_classes < 1) {
     throw Error(ErrorKind::kInvalidArgument,
                 "num_classes for '" + arch + "' must be >= 1, got " + std::to_string(num_classes));
   }
-  return entry.factory(num_classes);
+  return entry.factory(num_classes, init);
 }
 
 std::string pretrained_file_name(const std::string& arch) { return find(arch).pretrained_file; }

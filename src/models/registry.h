@@ -13,9 +13,11 @@ namespace ptinfer::models {
 std::vector<std::string> model_names();
 
 // A freshly initialised model of architecture `arch` with a head of `num_classes` outputs, as
-// torchvision.models.<arch>(num_classes=num_classes). Throws Error(kNotFound) listing the known
-// names when `arch` is unknown, Error(kInvalidArgument) when num_classes < 1.
-std::shared_ptr<ImageClassifier> create_model(const std::string& arch, int64_t num_classes);
+// torchvision.models.<arch>(num_classes=num_classes); with Init::kSkip, without torchvision's
+// random initialisation (classifier.h). Throws Error(kNotFound) listing the known names when
+// `arch` is unknown, Error(kInvalidArgument) when num_classes < 1.
+std::shared_ptr<ImageClassifier> create_model(const std::string& arch, int64_t num_classes,
+                                              Init init = Init::kTorchvision);
 
 // File name torchvision's default weights for `arch` have in the torch hub cache, e.g.
 // "resnet50-11ad3fa6.pth" (0.14's DEFAULT is IMAGENET1K_V2). Throws like create_model for unknown

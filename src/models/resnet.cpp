@@ -33,8 +33,8 @@ void check_option(bool ok, const std::string& message) {
 }
 
 std::shared_ptr<ResNet> make(BlockKind block, std::array<int64_t, 4> layers, int64_t groups,
-                             int64_t width_per_group, int64_t num_classes,
-                             bool zero_init_residual) {
+                             int64_t width_per_group, int64_t num_classes, bool zero_init_residual,
+                             Init init) {
   ResNetOptions options;
   options.block = block;
   options.layers = layers;
@@ -42,6 +42,7 @@ std::shared_ptr<ResNet> make(BlockKind block, std::array<int64_t, 4> layers, int
   options.width_per_group = width_per_group;
   options.num_classes = num_classes;
   options.zero_init_residual = zero_init_residual;
+  options.init = init;
   return std::make_shared<ResNet>(options);
 }
 
@@ -123,6 +124,7 @@ ResNet::ResNet(const ResNetOptions& options) : options_(options) {
   avgpool_ = register_module("avgpool", nn::AdaptiveAvgPool2d(nn::AdaptiveAvgPool2dOptions(1)));
   fc_ = register_module("fc", nn::Linear(512 * expansion, options.num_classes));
 
+  if (options.init == Init::kSkip) return;
   // torchvision's initialisation; fc keeps nn.Linear's default (LibTorch's is the same scheme).
   torch::NoGradGuard no_grad;
   for (auto& module : modules(/*include_self=*/false)) {
@@ -195,35 +197,35 @@ torch::Tensor forward_top_level_child(torch::nn::Module& child, const torch::Ten
   throw Error(ErrorKind::kInternal, "not a ResNet top-level child: " + child.name());
 }
 
-std::shared_ptr<ResNet> resnet18(int64_t num_classes, bool zero_init_residual) {
-  return make(BlockKind::kBasic, {2, 2, 2, 2}, 1, 64, num_classes, zero_init_residual);
+std::shared_ptr<ResNet> resnet18(int64_t num_classes, bool zero_init_residual, Init init) {
+  return make(BlockKind::kBasic, {2, 2, 2, 2}, 1, 64, num_classes, zero_init_residual, init);
 }
-std::shared_ptr<ResNet> resnet34(int64_t num_classes, bool zero_init_residual) {
-  return make(BlockKind::kBasic, {3, 4, 6, 3}, 1, 64, num_classes, zero_init_residual);
+std::shared_ptr<ResNet> resnet34(int64_t num_classes, bool zero_init_residual, Init init) {
+  return make(BlockKind::kBasic, {3, 4, 6, 3}, 1, 64, num_classes, zero_init_residual, init);
 }
-std::shared_ptr<ResNet> resnet50(int64_t num_classes, bool zero_init_residual) {
-  return make(BlockKind::kBottleneck, {3, 4, 6, 3}, 1, 64, num_classes, zero_init_residual);
+std::shared_ptr<ResNet> resnet50(int64_t num_classes, bool zero_init_residual, Init init) {
+  return make(BlockKind::kBottleneck, {3, 4, 6, 3}, 1, 64, num_classes, zero_init_residual, init);
 }
-std::shared_ptr<ResNet> resnet101(int64_t num_classes, bool zero_init_residual) {
-  return make(BlockKind::kBottleneck, {3, 4, 23, 3}, 1, 64, num_classes, zero_init_residual);
+std::shared_ptr<ResNet> resnet101(int64_t num_classes, bool zero_init_residual, Init init) {
+  return make(BlockKind::kBottleneck, {3, 4, 23, 3}, 1, 64, num_classes, zero_init_residual, init);
 }
-std::shared_ptr<ResNet> resnet152(int64_t num_classes, bool zero_init_residual) {
-  return make(BlockKind::kBottleneck, {3, 8, 36, 3}, 1, 64, num_classes, zero_init_residual);
+std::shared_ptr<ResNet> resnet152(int64_t num_classes, bool zero_init_residual, Init init) {
+  return make(BlockKind::kBottleneck, {3, 8, 36, 3}, 1, 64, num_classes, zero_init_residual, init);
 }
-std::shared_ptr<ResNet> resnext50_32x4d(int64_t num_classes, bool zero_init_residual) {
-  return make(BlockKind::kBottleneck, {3, 4, 6, 3}, 32, 4, num_classes, zero_init_residual);
+std::shared_ptr<ResNet> resnext50_32x4d(int64_t num_classes, bool zero_init_residual, Init init) {
+  return make(BlockKind::kBottleneck, {3, 4, 6, 3}, 32, 4, num_classes, zero_init_residual, init);
 }
-std::shared_ptr<ResNet> resnext101_32x8d(int64_t num_classes, bool zero_init_residual) {
-  return make(BlockKind::kBottleneck, {3, 4, 23, 3}, 32, 8, num_classes, zero_init_residual);
+std::shared_ptr<ResNet> resnext101_32x8d(int64_t num_classes, bool zero_init_residual, Init init) {
+  return make(BlockKind::kBottleneck, {3, 4, 23, 3}, 32, 8, num_classes, zero_init_residual, init);
 }
-std::shared_ptr<ResNet> resnext101_64x4d(int64_t num_classes, bool zero_init_residual) {
-  return make(BlockKind::kBottleneck, {3, 4, 23, 3}, 64, 4, num_classes, zero_init_residual);
+std::shared_ptr<ResNet> resnext101_64x4d(int64_t num_classes, bool zero_init_residual, Init init) {
+  return make(BlockKind::kBottleneck, {3, 4, 23, 3}, 64, 4, num_classes, zero_init_residual, init);
 }
-std::shared_ptr<ResNet> wide_resnet50_2(int64_t num_classes, bool zero_init_residual) {
-  return make(BlockKind::kBottleneck, {3, 4, 6, 3}, 1, 128, num_classes, zero_init_residual);
+std::shared_ptr<ResNet> wide_resnet50_2(int64_t num_classes, bool zero_init_residual, Init init) {
+  return make(BlockKind::kBottleneck, {3, 4, 6, 3}, 1, 128, num_classes, zero_init_residual, init);
 }
-std::shared_ptr<ResNet> wide_resnet101_2(int64_t num_classes, bool zero_init_residual) {
-  return make(BlockKind::kBottleneck, {3, 4, 23, 3}, 1, 128, num_classes, zero_init_residual);
+std::shared_ptr<ResNet> wide_resnet101_2(int64_t num_classes, bool zero_init_residual, Init init) {
+  return make(BlockKind::kBottleneck, {3, 4, 23, 3}, 1, 128, num_classes, zero_init_residual, init);
 }
 
 }  // namespace ptinfer::models

@@ -28,6 +28,7 @@ struct ResNetOptions {
   bool zero_init_residual = false;               // last BN weight of each residual branch = 0
   int64_t groups = 1;                            // grouped 3x3 conv (ResNeXt cardinality)
   int64_t width_per_group = 64;                  // ResNeXt/Wide ResNet bottleneck width
+  Init init = Init::kTorchvision;                // classifier.h; kSkip before a strict load
 };
 
 // torchvision's BasicBlock: conv3x3(stride)-bn-relu-conv3x3-bn (+ downsample(x)) -relu.
@@ -105,15 +106,25 @@ torch::Tensor forward_top_level_child(torch::nn::Module& child, const torch::Ten
 // resnet50/101/152 (Bottleneck [3,4,6,3] / [3,4,23,3] / [3,8,36,3]), resnext50_32x4d,
 // resnext101_32x8d, resnext101_64x4d (groups x width_per_group), wide_resnet50_2 and
 // wide_resnet101_2 (width_per_group 128).
-std::shared_ptr<ResNet> resnet18(int64_t num_classes, bool zero_init_residual = false);
-std::shared_ptr<ResNet> resnet34(int64_t num_classes, bool zero_init_residual = false);
-std::shared_ptr<ResNet> resnet50(int64_t num_classes, bool zero_init_residual = false);
-std::shared_ptr<ResNet> resnet101(int64_t num_classes, bool zero_init_residual = false);
-std::shared_ptr<ResNet> resnet152(int64_t num_classes, bool zero_init_residual = false);
-std::shared_ptr<ResNet> resnext50_32x4d(int64_t num_classes, bool zero_init_residual = false);
-std::shared_ptr<ResNet> resnext101_32x8d(int64_t num_classes, bool zero_init_residual = false);
-std::shared_ptr<ResNet> resnext101_64x4d(int64_t num_classes, bool zero_init_residual = false);
-std::shared_ptr<ResNet> wide_resnet50_2(int64_t num_classes, bool zero_init_residual = false);
-std::shared_ptr<ResNet> wide_resnet101_2(int64_t num_classes, bool zero_init_residual = false);
+std::shared_ptr<ResNet> resnet18(int64_t num_classes, bool zero_init_residual = false,
+                                 Init init = Init::kTorchvision);
+std::shared_ptr<ResNet> resnet34(int64_t num_classes, bool zero_init_residual = false,
+                                 Init init = Init::kTorchvision);
+std::shared_ptr<ResNet> resnet50(int64_t num_classes, bool zero_init_residual = false,
+                                 Init init = Init::kTorchvision);
+std::shared_ptr<ResNet> resnet101(int64_t num_classes, bool zero_init_residual = false,
+                                  Init init = Init::kTorchvision);
+std::shared_ptr<ResNet> resnet152(int64_t num_classes, bool zero_init_residual = false,
+                                  Init init = Init::kTorchvision);
+std::shared_ptr<ResNet> resnext50_32x4d(int64_t num_classes, bool zero_init_residual = false,
+                                        Init init = Init::kTorchvision);
+std::shared_ptr<ResNet> resnext101_32x8d(int64_t num_classes, bool zero_init_residual = false,
+                                         Init init = Init::kTorchvision);
+std::shared_ptr<ResNet> resnext101_64x4d(int64_t num_classes, bool zero_init_residual = false,
+                                         Init init = Init::kTorchvision);
+std::shared_ptr<ResNet> wide_resnet50_2(int64_t num_classes, bool zero_init_residual = false,
+                                        Init init = Init::kTorchvision);
+std::shared_ptr<ResNet> wide_resnet101_2(int64_t num_classes, bool zero_init_residual = false,
+                                         Init init = Init::kTorchvision);
 
 }  // namespace ptinfer::models

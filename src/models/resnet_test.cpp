@@ -1,7 +1,6 @@
 // Parity of the C++ ResNets with torchvision 0.14: same state-dict keys, shapes and order, and
 // the same logits for the same weights and input. The reference comes from
 // make_model_fixtures.py (raw little-endian tensors + a JSON index, no torch.save).
-#include "models/model_test_fixtures.h"
 #include "models/resnet.h"
 
 #include <gtest/gtest.h>
@@ -19,6 +18,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "models/model_test_fixtures.h"
 #include "models/registry.h"
 
 namespace ptinfer::models {
@@ -177,6 +177,24 @@ TEST(ResNet, InitialisationFollowsTorchvision) {
   EXPECT_TRUE(torch::all(params["bn1.weight"] == 1).item<bool>());
   // fc keeps nn.Linear's default: uniform within 1/sqrt(fan_in).
   EXPECT_LE(params["fc.weight"].abs().max().item<double>(), 1.0 / std::sqrt(2048.0));
+}
+
+// Init::kSkip leaves LibTorch's Conv2d default (kaiming_uniform_ with a = sqrt(5): uniform within
+// 1/sqrt(fan_in)) in place of torchvision's kaiming_normal_(fan_out), whose std is smaller here.
+TEST(ResNet, SkippedInitialisationKeepsLibTorchDefaults) {
+  torch::manual_seed(0);
+  auto model = resnet50(10, false, Init::kSkip);
+  auto params = model->named_parameters();
+  const torch::Tensor w = params["layer3.0.conv2.weight"];  // [256, 256, 3, 3], fan_in 2304
+  const double bound = 1.0 / std::sqrt(256.0 * 9.0);
+  const double uniform_std = bound / std::sqrt(3.0);
+  EXPECT_LE(w.abs().max().item<double>(), bound);
+  EXPECT_NEAR(w.std().item<double>(), uniform_std, 0.02 * uniform_std);
+  EXPECT_GT(std::abs(uniform_std - std::sqrt(2.0 / (256.0 * 9.0))), 0.2 * uniform_std);
+  // The registry passes it through.
+  auto skipped = create_model("resnet18", 10, Init::kSkip);
+  const torch::Tensor w18 = skipped->named_parameters()["layer1.0.conv1.weight"];  // fan_in 576
+  EXPECT_LE(w18.abs().max().item<double>(), 1.0 / std::sqrt(576.0));
 }
 
 TEST(ResNet, ZeroInitResidualZeroesTheLastBnOfEachBlock) {

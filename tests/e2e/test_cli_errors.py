@@ -61,6 +61,14 @@ class CliErrors(unittest.TestCase):
             proc = self.validate(env={var: value})
             self.assert_fails(proc, "%s='%s'" % (var, value), code=2)
 
+    def test_invalid_fast_path_variables_exit_2_naming_variable(self):
+        for var, value in [("PTINFER_FAST_PATH_KERNELS", "mkl"),
+                           ("PTINFER_FAST_PATH_WINOGRAD", "yes"),
+                           ("PTINFER_FAST_PATH_MAX_BATCH", "-1"),
+                           ("PTINFER_FAST_PATH_MAX_BATCH", "8x")]:
+            proc = self.validate(env={var: value})
+            self.assert_fails(proc, var, "got '%s'" % value, code=2)
+
     def test_bad_thread_count_and_checkpoint_key(self):
         self.assert_fails(self.validate(extra=["--threads", "0"]), "--threads must be >= 1",
                           code=2)
