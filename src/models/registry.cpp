@@ -11,7 +11,10 @@ namespace ptinfer::models {
 namespace {
 
 struct Entry {
-  std::function<std::shared_ptr<ImageClassifier>(int64_t num_classes, Init init)> factory;
+  // torchvision's signature: (num_classes, zero_init_residual, init); the registry passes false.
+  std::function<std::shared_ptr<ImageClassifier>(int64_t num_classes, bool zero_init_residual,
+                                                 Init init)>
+      factory;
   // Basename of torchvision 0.14's <Arch>_Weights.DEFAULT url: the name the file has in
   // $TORCH_HOME/hub/checkpoints. ResNet-50 and most larger nets default to the V2 recipe.
   std::string pretrained_file;
@@ -21,36 +24,16 @@ struct Entry {
 // The one table; adding an architecture is one row here. std::map keeps names sorted.
 const std::map<std::string, Entry>& table() {
   static const std::map<std::string, Entry> kTable = {
-      {"resnet18",
-       {[](int64_t n, Init i) { return resnet18(n, false, i); }, "resnet18-f37072fd.pth",
-        "fc.weight"}},
-      {"resnet34",
-       {[](int64_t n, Init i) { return resnet34(n, false, i); }, "resnet34-b627a593.pth",
-        "fc.weight"}},
-      {"resnet50",
-       {[](int64_t n, Init i) { return resnet50(n, false, i); }, "resnet50-11ad3fa6.pth",
-        "fc.weight"}},
-      {"resnet101",
-       {[](int64_t n, Init i) { return resnet101(n, false, i); }, "resnet101-cd907fc2.pth",
-        "fc.weight"}},
-      {"resnet152",
-       {[](int64_t n, Init i) { return resnet152(n, false, i); }, "resnet152-f82ba261.pth",
-        "fc.weight"}},
-      {"resnext50_32x4d",
-       {[](int64_t n, Init i) { return resnext50_32x4d(n, false, i); },
-        "resnext50_32x4d-1a0047aa.pth", "fc.weight"}},
-      {"resnext101_32x8d",
-       {[](int64_t n, Init i) { return resnext101_32x8d(n, false, i); },
-        "resnext101_32x8d-110c445d.pth", "fc.weight"}},
-      {"resnext101_64x4d",
-       {[](int64_t n, Init i) { return resnext101_64x4d(n, false, i); },
-        "resnext101_64x4d-173b62eb.pth", "fc.weight"}},
-      {"wide_resnet50_2",
-       {[](int64_t n, Init i) { return wide_resnet50_2(n, false, i); },
-        "wide_resnet50_2-9ba9bcbe.pth", "fc.weight"}},
-      {"wide_resnet101_2",
-       {[](int64_t n, Init i) { return wide_resnet101_2(n, false, i); },
-        "wide_resnet101_2-d733dc28.pth", "fc.weight"}},
+      {"resnet18", {resnet18, "resnet18-f37072fd.pth", "fc.weight"}},
+      {"resnet34", {resnet34, "resnet34-b627a593.pth", "fc.weight"}},
+      {"resnet50", {resnet50, "resnet50-11ad3fa6.pth", "fc.weight"}},
+      {"resnet101", {resnet101, "resnet101-cd907fc2.pth", "fc.weight"}},
+      {"resnet152", {resnet152, "resnet152-f82ba261.pth", "fc.weight"}},
+      {"resnext50_32x4d", {resnext50_32x4d, "resnext50_32x4d-1a0047aa.pth", "fc.weight"}},
+      {"resnext101_32x8d", {resnext101_32x8d, "resnext101_32x8d-110c445d.pth", "fc.weight"}},
+      {"resnext101_64x4d", {resnext101_64x4d, "resnext101_64x4d-173b62eb.pth", "fc.weight"}},
+      {"wide_resnet50_2", {wide_resnet50_2, "wide_resnet50_2-9ba9bcbe.pth", "fc.weight"}},
+      {"wide_resnet101_2", {wide_resnet101_2, "wide_resnet101_2-d733dc28.pth", "fc.weight"}},
   };
   return kTable;
 }
@@ -81,7 +64,7 @@ std::shared_ptr<ImageClassifier> create_model(const std::string& arch, int64_t n
     throw Error(ErrorKind::kInvalidArgument,
                 "num_classes for '" + arch + "' must be >= 1, got " + std::to_string(num_classes));
   }
-  return entry.factory(num_classes, init);
+  return entry.factory(num_classes, /*zero_init_residual=*/false, init);
 }
 
 std::string pretrained_file_name(const std::string& arch) { return find(arch).pretrained_file; }
