@@ -69,6 +69,7 @@ std::vector<Prediction> run_predict(const PredictOptions& options, std::ostream&
   data::BatchLoaderOptions loader_options;
   loader_options.batch_size = std::max(1, options.batch_size);
   loader_options.workers = std::max(1, options.workers);
+  loader_options.first_batch_alone = true;  // the first forward packs weights: let it run alone
   data::BatchLoader loader(
       samples, data::preprocessed_size(preprocess),
       [preprocess](const std::string& path, float* dst) {

@@ -81,6 +81,29 @@ TEST(CheckpointTest, SharedStorageViewsKeepOffsetsAndStrides) {
 
 TEST(CheckpointTest, Fp16Weights) { expect_matches_manifest("fp16_weights.pth"); }
 
+// torch.save's storages become tensors over a copy-on-write map of the file: writing to one
+// changes neither the file nor a later load, and the tensors outlive the reader.
+TEST(CheckpointTest, MappedStoragesAreCopyOnWrite) {
+  const std::string path = fixture_path("bare_state_dict.pth");
+  const auto size_before = std::filesystem::file_size(path);
+  {
+    Checkpoint ckpt = load_checkpoint(path);
+    ASSERT_FALSE(ckpt.state_dict.empty());
+    for (auto& entry : ckpt.state_dict) {
+      if (entry.second.is_floating_point()) entry.second.fill_(42.0);
+    }
+    EXPECT_EQ(ckpt.state_dict.front().second.flatten()[0].item<double>(), 42.0);
+  }
+  EXPECT_EQ(std::filesystem::file_size(path), size_before);
+  expect_matches_manifest("bare_state_dict.pth");
+}
+
+// Records that torch.save would have aligned but another zip writer did not: read through
+// LibTorch's buffer instead of the map, with the same values.
+TEST(CheckpointTest, UnalignedStorageRecordsMatchTorchLoad) {
+  expect_matches_manifest("unaligned_storage.pth");
+}
+
 TEST(CheckpointTest, MissingFileIsNotFound) {
   std::string msg =
       expect_error(ErrorKind::kNotFound, [] { load_checkpoint(fixture_path("no_such_file.pth")); });
@@ -99,6 +122,7 @@ TEST(CheckpointTest, BrokenFilesAreCorruptData) {
       {"bad_opcode.pth", "unknown opcode 0xff"},
       {"missing_storage.pth", "data/0"},
       {"short_storage.pth", "data/0"},
+      {"storage_past_end.pth", "'data/0' runs past the end of the file"},
       {"zip_bomb.pth", "is compressed"},
       {"lying_size.pth", "not a readable torch.save zip"},  // miniz checks stored sizes
       // LibTorch's reader would allocate this one (4 GiB) as it opens the archive.

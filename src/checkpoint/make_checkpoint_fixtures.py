@@ -304,6 +304,27 @@ def main():
     # A storage record shorter than its tensor.
     replace_record(good, os.path.join(out, "short_storage.pth"), "/data/0", b"\x00" * 8)
 
+    # A storage whose local header claims a 64 KiB extra field: its data would start past the
+    # end of the file (the central directory says nothing about it).
+    data = bytearray(open(good, "rb").read())
+    info = [i for i in zipfile.ZipFile(good).infolist() if i.filename.endswith("/data/0")][0]
+    assert data[info.header_offset:info.header_offset + 4] == b"PK\x03\x04"
+    data[info.header_offset + 28:info.header_offset + 30] = (0xffff).to_bytes(2, "little")
+    open(os.path.join(out, "storage_past_end.pth"), "wb").write(bytes(data))
+    # Storage records at odd offsets (torch.save aligns them to 64 bytes; other zip writers need
+    # not): a 1-byte extra field in front of each float32 storage misaligns it.
+    path = os.path.join(out, "unaligned_storage.pth")
+    with zipfile.ZipFile(good) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zout:
+        for info in zin.infolist():
+            if "/data/" in info.filename:
+                info.extra = b"\xfe\xca\x01\x00x"  # id 0xcafe, 1 byte
+            zout.writestr(info, zin.read(info.filename))
+    with zipfile.ZipFile(path) as z:
+        offsets = [i.header_offset + 30 + len(i.filename) + len(i.extra)
+                   for i in z.infolist() if "/data/" in i.filename]
+    assert any(o % 4 for o in offsets), offsets
+    manifest["unaligned_storage.pth"] = manifest_entry(path)
+
     # 7b. Zip bombs: a 1-element storage record deflated from 64 MiB of zeros (torch.save never
     # compresses), and a stored record whose central directory entry claims 2 GiB.
     small = save("small.pth", {"w": torch.zeros(1)})

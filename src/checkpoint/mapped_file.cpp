@@ -13,7 +13,7 @@
 
 namespace ptinfer::checkpoint {
 
-MappedFile::MappedFile(const std::string& path) {
+MappedFile::MappedFile(const std::string& path, Access access) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     throw Error(ErrorKind::kNotFound,
@@ -26,7 +26,8 @@ MappedFile::MappedFile(const std::string& path) {
   }
   size_ = static_cast<size_t>(st.st_size);
   if (size_ > 0) {
-    data_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    const int protection = access == Access::kCopyOnWrite ? PROT_READ | PROT_WRITE : PROT_READ;
+    data_ = ::mmap(nullptr, size_, protection, MAP_PRIVATE, fd, 0);
     if (data_ == MAP_FAILED) {
       data_ = nullptr;
       ::close(fd);

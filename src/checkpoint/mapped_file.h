@@ -1,5 +1,6 @@
-// A read-only memory map of a whole file (POSIX mmap), so the legacy and safetensors readers
-// parse and copy straight from the page cache with no intermediate buffer. Internal.
+// A memory map of a whole file (POSIX mmap), so the legacy and safetensors readers parse and copy
+// straight from the page cache with no intermediate buffer, and the zip reader's storages are
+// tensors over the file's pages without a copy. Internal.
 #pragma once
 
 #include <cstddef>
@@ -10,9 +11,14 @@ namespace ptinfer::checkpoint {
 
 class MappedFile {
  public:
+  // kReadOnly: writing through data() faults. kCopyOnWrite: the pages may be written; a written
+  // page becomes this process's private copy and the file never changes (for tensors handed to
+  // code that may modify them in place).
+  enum class Access { kReadOnly, kCopyOnWrite };
+
   // Maps `path`. Throws Error(kNotFound) when it does not exist, is not a regular file or cannot
   // be opened; an empty file maps to size() == 0.
-  explicit MappedFile(const std::string& path);
+  explicit MappedFile(const std::string& path, Access access = Access::kReadOnly);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "checkpoint/mapped_file.h"
 #include "common/error.h"
 
 namespace ptinfer::checkpoint {
@@ -79,6 +80,7 @@ TorchZip::TorchZip(const std::string& path) : path_(path) {
       throw Error(ErrorKind::kUnsupported, path + ": byte order '" + order + "' is not supported");
     }
   }
+  map_ = std::make_shared<const MappedFile>(path, MappedFile::Access::kCopyOnWrite);
 }
 
 TorchZip::~TorchZip() = default;
@@ -134,28 +136,50 @@ at::Tensor TorchZip::read_storage(const std::string& key, c10::ScalarType dtype,
                                              std::to_string(file_size_) + "-byte file holds");
   }
   const uint64_t nbytes = static_cast<uint64_t>(numel) * item;
-  at::DataPtr data;
-  size_t size = 0;
+  auto options = at::TensorOptions().dtype(dtype);
+  uint64_t offset = 0;
   try {
     if (!reader_->hasRecord(name)) {
       throw Error(ErrorKind::kCorruptData, path_ + ": missing storage record '" + name + "'");
     }
     check_record(name);
-    std::tie(data, size) = reader_->getRecord(name);
+    offset = reader_->getRecordOffset(name);  // past the record's local header
   } catch (const c10::Error& e) {
     throw Error(ErrorKind::kCorruptData,
                 path_ + ": cannot read storage record '" + name + "': " + c10_message(e));
   }
+  const uint64_t size = directory_.at(name).uncompressed_size;
   if (size < nbytes) {
     throw Error(ErrorKind::kCorruptData,
                 path_ + ": storage record '" + name + "' has " + std::to_string(size) +
                     " bytes, needs " + std::to_string(nbytes) + " for " + std::to_string(numel) +
                     " elements of " + c10::toString(dtype));
   }
-  auto options = at::TensorOptions().dtype(dtype);
+  // The map was taken after the size checks above; compare against what it covers, in case the
+  // file changed since.
+  if (offset > map_->size() || nbytes > map_->size() - offset) {
+    throw Error(ErrorKind::kCorruptData, path_ + ": storage record '" + name +
+                                             "' runs past the end of the file (" +
+                                             std::to_string(nbytes) + " bytes at offset " +
+                                             std::to_string(offset) + ")");
+  }
   if (numel == 0) return at::empty({0}, options);
-  // The tensor takes ownership of the record's buffer (allocated by LibTorch's CPU allocator,
-  // so suitably aligned): no copy.
+  if (offset % item == 0) {
+    // The tensor keeps the map alive; its pages come from the page cache, with no copy.
+    std::shared_ptr<const MappedFile> map = map_;
+    void* bytes = const_cast<uint8_t*>(map->data() + offset);
+    return at::from_blob(
+        bytes, {numel}, [map](void*) mutable { map.reset(); }, options);
+  }
+  // Misaligned for its element type (not written by torch.save): LibTorch reads it into an
+  // aligned buffer, which the tensor takes over.
+  at::DataPtr data;
+  try {
+    std::tie(data, std::ignore) = reader_->getRecord(name);
+  } catch (const c10::Error& e) {
+    throw Error(ErrorKind::kCorruptData,
+                path_ + ": cannot read storage record '" + name + "': " + c10_message(e));
+  }
   auto holder = std::make_shared<at::DataPtr>(std::move(data));
   void* bytes = holder->get();
   return at::from_blob(

@@ -12,6 +12,10 @@
 
 #include "checkpoint/zip_directory.h"
 
+namespace ptinfer::checkpoint {
+class MappedFile;
+}
+
 namespace caffe2::serialize {
 class PyTorchStreamReader;
 }
@@ -34,7 +38,11 @@ class TorchZip {
   std::string read_record(const std::string& name);
 
   // Record data/<key> as a 1-D tensor of `numel` elements of `dtype`, without copying the
-  // bytes. Throws Error(kCorruptData) when the record is missing or shorter than that.
+  // bytes: a tensor over the file's pages (a copy-on-write map, so writing to it never changes
+  // the file; the map lives as long as any tensor from it), or, for a record whose data is not
+  // aligned to its element size (torch.save aligns to 64 bytes), a buffer LibTorch read it into.
+  // Throws Error(kCorruptData) when the record is missing, shorter than that or runs past the
+  // end of the file.
   at::Tensor read_storage(const std::string& key, c10::ScalarType dtype, int64_t numel);
 
   const std::string& path() const { return path_; }
@@ -52,6 +60,7 @@ class TorchZip {
   std::unordered_map<std::string, ZipEntry> directory_;  // keyed without the archive folder
   uint64_t file_size_ = 0;
   std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader_;
+  std::shared_ptr<const MappedFile> map_;  // the whole file, for read_storage
 };
 
 }  // namespace ptinfer::checkpoint

@@ -131,6 +131,16 @@ void BatchLoader::recycle(std::vector<float>&& buffer) {
   }
 }
 
+bool BatchLoader::may_claim() const {
+  if (options_.on_demand) return consumer_waiting_ && next_to_claim_ == next_to_return_;
+  if (options_.first_batch_alone && next_to_claim_ > 0) {
+    // Batch 0 was claimed: wait until it was returned and next() asks for batch 1.
+    const bool first_batch_used = next_to_return_ >= 2 || (next_to_return_ == 1 && consumer_waiting_);
+    if (!first_batch_used) return false;
+  }
+  return next_to_claim_ - next_to_return_ < prefetch_;
+}
+
 void BatchLoader::worker_loop() {
   for (;;) {
     int64_t index = 0;
@@ -138,9 +148,7 @@ void BatchLoader::worker_loop() {
     {
       std::unique_lock<std::mutex> lock(mutex_);
       cv_.wait(lock, [&] {
-        return stopping_ || !failed_.empty() || next_to_claim_ >= num_batches_ ||
-               (options_.on_demand ? consumer_waiting_ && next_to_claim_ == next_to_return_
-                                   : next_to_claim_ - next_to_return_ < prefetch_);
+        return stopping_ || !failed_.empty() || next_to_claim_ >= num_batches_ || may_claim();
       });
       if (stopping_ || !failed_.empty() || next_to_claim_ >= num_batches_) return;
       index = next_to_claim_++;

@@ -33,6 +33,11 @@ struct BatchLoaderOptions {
   bool skip_bad_samples = false;  // false: a failing sample stops the run (next() throws)
   bool on_demand = false;  // true: a batch is loaded only while next() waits for it, so loading
                            // never overlaps the consumer's work (PTINFER_TASK_QUEUE=0)
+  // true: workers load batch 0 alone and claim later batches only once next() is called a second
+  // time, so the consumer's first pass over batch 0 (a model's first forward, with its one-time
+  // weight packing) has the cores to itself and the first result comes sooner; prefetching then
+  // goes on as usual. No effect with on_demand.
+  bool first_batch_alone = false;
 };
 
 // One skipped sample: its path and the reason load_fn gave.
@@ -99,6 +104,9 @@ class BatchLoader {
   };
 
   void worker_loop();
+  // Whether a worker may claim batch next_to_claim_ now (prefetch depth, on_demand and
+  // first_batch_alone rules). Called with mutex_ held.
+  bool may_claim() const;
   // Fills `batch` (already holding room for batch_size samples) with batch `index`. Returns the
   // failure in stop mode, or nullopt. Called without the lock.
   std::optional<Failure> load_batch(int64_t index, Batch& batch);
@@ -113,9 +121,8 @@ class BatchLoader {
   std::mutex mutex_;            // guards everything below except stopping_'s reads
   std::condition_variable cv_;  // signalled when a batch completes, a slot frees or stop
   int64_t next_to_claim_ = 0;   // next batch index a worker will prepare
-  int64_t next_to_return_ = 0;
-  bool consumer_waiting_ = false;  // next() is waiting (on_demand mode claims only then)         //
-                                   // next batch index next() returns
+  int64_t next_to_return_ = 0;     // next batch index next() returns
+  bool consumer_waiting_ = false;  // next() is waiting (on_demand mode claims only then)
   std::map<int64_t, Batch> ready_;     // finished batches waiting for next()
   std::map<int64_t, Failure> failed_;  // batch index -> its first failing sample (stop mode)
   std::vector<std::vector<float>> free_buffers_;  // recycle()d data buffers for later batches

@@ -413,5 +413,47 @@ TEST(BatchLoader, OnDemandLoadsNothingWhileTheConsumerWorks) {
   EXPECT_FALSE(loader.next().has_value());
 }
 
+TEST(BatchLoader, FirstBatchAloneHoldsPrefetchUntilTheSecondNext) {
+  std::atomic<int> loads{0};
+  BatchLoaderOptions options;
+  options.batch_size = 4;
+  options.workers = 3;
+  options.prefetch_batches = 3;
+  options.first_batch_alone = true;
+  BatchLoader loader(
+      make_samples(24), kFloats,
+      [&](const std::string& path, float* out) {
+        ++loads;
+        fake_load(path, out);
+      },
+      options);
+  // Batch 0 loads before anyone asks, as in normal mode, and nothing else does, before or after
+  // the consumer takes it, while it "runs the first forward".
+  for (int wait = 0; wait < 200 && loads.load() < 4; ++wait) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(loads.load(), 4);
+  std::optional<Batch> first = loader.next();
+  ASSERT_TRUE(first.has_value());
+  expect_batch_holds(*first, {0, 1, 2, 3});
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(loads.load(), 4);
+  // Asking for batch 1 releases the hold: normal prefetching, up to 3 batches past the consumer.
+  std::optional<Batch> second = loader.next();
+  ASSERT_TRUE(second.has_value());
+  expect_batch_holds(*second, {4, 5, 6, 7});
+  for (int wait = 0; wait < 200 && loads.load() < 20; ++wait) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(loads.load(), 20);  // batches 2, 3, 4 prefetched; batch 5 waits for a free slot
+  for (int b = 2; b < 6; ++b) {
+    std::optional<Batch> batch = loader.next();
+    ASSERT_TRUE(batch.has_value());
+    expect_batch_holds(*batch, {4 * b, 4 * b + 1, 4 * b + 2, 4 * b + 3});
+  }
+  EXPECT_FALSE(loader.next().has_value());
+}
+
 }  // namespace
 }  // namespace ptinfer::data

@@ -21,6 +21,11 @@ int usable_cores() {
 
 int configure_threads(std::optional<int> requested) {
   int n = requested.value_or(usable_cores());
+  // A thread's first parallel op runs at::init_num_threads, which in LibTorch 1.13 recreates the
+  // process-wide pthreadpool when a count is set, and the new pool's worker spins for tens of
+  // milliseconds on a core that loading needs. Marking this thread initialised while no count
+  // is set yet creates nothing, so the pool is made once, here.
+  at::internal::lazy_init_num_threads();
   torch::set_num_threads(n);
   return n;
 }

@@ -103,7 +103,12 @@ Engine::Engine(const EngineOptions& options) : device_(options.device), amp_(opt
                                 "TorchScript code (the trust torch.jit.load asks for)");
     }
   }
-  if (!pretrained && !resumed) info_.weights = "random init";
+  // The module holds its own copy now: the checkpoint's tensors (a map of the file) go before
+  // the fast path folds the module, so the two do not add up in the peak memory.
+  const bool loaded = pretrained || resumed;
+  pretrained.reset();
+  resumed.reset();
+  if (!loaded) info_.weights = "random init";
   if (!info_.class_names.empty() && static_cast<int64_t>(info_.class_names.size()) != num_classes) {
     spdlog::warn("checkpoint records {} class names for a {}-class head; ignoring the names",
                  info_.class_names.size(), num_classes);
@@ -125,9 +130,7 @@ Engine::Engine(const EngineOptions& options) : device_(options.device), amp_(opt
   model_ = wrap_native(std::move(native));
   model_->to_device_eval(device_);
   model_->apply_policy(amp_);
-  // The checkpoint's tensors (and, with the fast path, the eager module) are garbage now.
-  pretrained.reset();
-  resumed.reset();
+  // With the fast path, the eager module and its weights are garbage now.
   release_free_memory();
   spdlog::info("engine: {} ({} classes) on {} from {}, amp {} ({})", options.arch, num_classes,
                device_.str(), info_.weights, amp::to_string(amp_.level),

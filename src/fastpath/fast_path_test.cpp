@@ -326,12 +326,32 @@ TEST(OneDnnResNet, WinogradOffAndOnAgree) {
   direct.winograd = false;
   auto off = build(*model, direct);
   auto on = build(*model, fp32(Kernels::kOneDnn));
-  for (const auto& shape : std::vector<std::vector<int64_t>>{{1, 3, 64, 64}, {3, 3, 45, 37}}) {
+  // 64x64: Winograd in layer1 (16x16 outputs); 2x128x112: layers 1 and 2; 45x37: nowhere.
+  for (const auto& shape :
+       std::vector<std::vector<int64_t>>{{1, 3, 64, 64}, {2, 3, 128, 112}, {3, 3, 45, 37}}) {
     const torch::Tensor x = torch::randn(shape);
     const torch::Tensor ref = run(*model, x);
     EXPECT_LE(rel_l2(run(*off, x), ref), 1e-5) << x.sizes();
     EXPECT_LE(rel_l2(run(*on, x), ref), 1e-5) << x.sizes();
     EXPECT_LE(rel_l2(run(*on, x), run(*off, x)), 1e-5) << x.sizes();
+  }
+}
+
+// Winograd runs only where the output is at least 14x14: at 224x224, resnet50's stride-1 3x3
+// convolutions of layer1 (3), layer2 (3) and layer3 (5), not the two of layer4 (7x7); a conv
+// packed for Winograd alone is the one that keeps its fp32 weights.
+TEST(OneDnnResNet, WinogradOnlyOnOutputsOfAtLeast14) {
+  torch::manual_seed(0);
+  auto model = models::create_model("resnet50", 10);
+  model->eval();
+  for (const auto& [side, winograd_convs] :
+       std::vector<std::pair<int64_t, size_t>>{{224, 11u}, {448, 13u}}) {
+    auto fast = std::dynamic_pointer_cast<OneDnnResNet>(build(*model, fp32(Kernels::kOneDnn)));
+    ASSERT_TRUE(fast);
+    const torch::Tensor x = torch::randn({1, 3, side, side});
+    const torch::Tensor y = run(*fast, x);
+    EXPECT_EQ(fast->convs_holding_fp32_weights(), winograd_convs) << side;
+    EXPECT_LE(rel_l2(y, run(*model, x)), 1e-5) << side;
   }
 }
 

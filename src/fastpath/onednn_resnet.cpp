@@ -21,6 +21,12 @@ namespace {
 using dnnl::memory;
 using tag = memory::format_tag;
 
+// Winograd only for outputs at least this many pixels on each side. Below that (ResNet's layer4
+// at 224x224: 7x7) F(4x4, 3x3) computes 8x8 tiles for 7x7 outputs, and its weights, 4x the
+// size of the plain ones, cost memory and a one-time transform (50 ms for each 512x512 kernel)
+// with no speed to show for it: measured on resnet50 at batch 1 and 32, docs/performance.md.
+constexpr int64_t kWinogradMinOutputSide = 14;
+
 // Activation buffers by role; a plan's steps name roles, and lay_out_buffers (buffer_arena.h)
 // turns each role's successive values into offsets in one arena, sharing memory between values
 // that are never alive at the same step. kWinoIn / kWinoOut hold a Winograd convolution's input
@@ -94,10 +100,12 @@ struct OneDnnResNet::Impl {
     if (relu) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
     dnnl::primitive_attr attr = user_scratchpad();
     attr.set_post_ops(ops);
-    // Winograd F(4x4, 3x3) where it applies (fp32, 3x3, stride 1, no groups, no residual sum)
-    // and this CPU has the kernel: about 2x the direct kernel's speed on these layers. It
-    // reads and writes a blocked layout, so reorders from and to channels_last go around it.
-    if (winograd && dt == memory::data_type::f32 && k == 3 && s == 1 && g == 1 && !sum) {
+    // Winograd F(4x4, 3x3) where it applies (fp32, 3x3, stride 1, no groups, no residual sum,
+    // an output of at least kWinogradMinOutputSide on each side) and this CPU has the kernel:
+    // about 2x the direct kernel's speed on these layers. It reads and writes a blocked layout,
+    // so reorders from and to channels_last go around it.
+    if (winograd && dt == memory::data_type::f32 && k == 3 && s == 1 && g == 1 && !sum &&
+        oh >= kWinogradMinOutputSide && ow >= kWinogradMinOutputSide) {
       const memory::desc src_any({in[0], in[1], in[2], in[3]}, dt, tag::any);
       const memory::desc dst_any({out[0], out[1], out[2], out[3]}, dt, tag::any);
       dnnl::convolution_forward::primitive_desc wpd;
