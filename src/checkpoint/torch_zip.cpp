@@ -158,10 +158,9 @@ at::Tensor TorchZip::read_storage(const std::string& key, c10::ScalarType dtype,
   // The map was taken after the size checks above; compare against what it covers, in case the
   // file changed since.
   if (offset > map_->size() || nbytes > map_->size() - offset) {
-    throw Error(ErrorKind::kCorruptData, path_ + ": storage record '" + name +
-                                             "' runs past the end of the file (" +
-                                             std::to_string(nbytes) + " bytes at offset " +
-                                             std::to_string(offset) + ")");
+    throw Error(ErrorKind::kCorruptData,
+                path_ + ": storage record '" + name + "' runs past the end of the file (" +
+                    std::to_string(nbytes) + " bytes at offset " + std::to_string(offset) + ")");
   }
   if (numel == 0) return at::empty({0}, options);
   if (offset % item == 0) {

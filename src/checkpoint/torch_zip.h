@@ -42,7 +42,9 @@ class TorchZip {
   // the file; the map lives as long as any tensor from it), or, for a record whose data is not
   // aligned to its element size (torch.save aligns to 64 bytes), a buffer LibTorch read it into.
   // Throws Error(kCorruptData) when the record is missing, shorter than that or runs past the
-  // end of the file.
+  // end of the file. As with any memory map (safetensors, torch.load(mmap=True)), the file must
+  // not be truncated in place while such tensors are read: a page past the new end raises
+  // SIGBUS. The Engine copies them into its model at once and drops them.
   at::Tensor read_storage(const std::string& key, c10::ScalarType dtype, int64_t numel);
 
   const std::string& path() const { return path_; }

@@ -135,7 +135,8 @@ bool BatchLoader::may_claim() const {
   if (options_.on_demand) return consumer_waiting_ && next_to_claim_ == next_to_return_;
   if (options_.first_batch_alone && next_to_claim_ > 0) {
     // Batch 0 was claimed: wait until it was returned and next() asks for batch 1.
-    const bool first_batch_used = next_to_return_ >= 2 || (next_to_return_ == 1 && consumer_waiting_);
+    const bool first_batch_used =
+        next_to_return_ >= 2 || (next_to_return_ == 1 && consumer_waiting_);
     if (!first_batch_used) return false;
   }
   return next_to_claim_ - next_to_return_ < prefetch_;

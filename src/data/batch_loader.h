@@ -118,11 +118,11 @@ class BatchLoader {
   int64_t num_batches_ = 0;
   int64_t prefetch_ = 0;  // most batches claimed by workers and not yet returned by next()
 
-  std::mutex mutex_;            // guards everything below except stopping_'s reads
-  std::condition_variable cv_;  // signalled when a batch completes, a slot frees or stop
-  int64_t next_to_claim_ = 0;   // next batch index a worker will prepare
-  int64_t next_to_return_ = 0;     // next batch index next() returns
-  bool consumer_waiting_ = false;  // next() is waiting (on_demand mode claims only then)
+  std::mutex mutex_;                   // guards everything below except stopping_'s reads
+  std::condition_variable cv_;         // signalled when a batch completes, a slot frees or stop
+  int64_t next_to_claim_ = 0;          // next batch index a worker will prepare
+  int64_t next_to_return_ = 0;         // next batch index next() returns
+  bool consumer_waiting_ = false;      // next() is waiting (on_demand mode claims only then)
   std::map<int64_t, Batch> ready_;     // finished batches waiting for next()
   std::map<int64_t, Failure> failed_;  // batch index -> its first failing sample (stop mode)
   std::vector<std::vector<float>> free_buffers_;  // recycle()d data buffers for later batches
