@@ -80,7 +80,12 @@ TorchZip::TorchZip(const std::string& path) : path_(path) {
       throw Error(ErrorKind::kUnsupported, path + ": byte order '" + order + "' is not supported");
     }
   }
-  map_ = std::make_shared<const MappedFile>(path, MappedFile::Access::kCopyOnWrite);
+  try {
+    map_ = std::make_shared<const MappedFile>(path, MappedFile::Access::kCopyOnWrite);
+  } catch (const Error&) {
+    // A file system without mmap: every storage is read through getRecord instead (same
+    // tensors, one copy more).
+  }
 }
 
 TorchZip::~TorchZip() = default;
@@ -157,21 +162,22 @@ at::Tensor TorchZip::read_storage(const std::string& key, c10::ScalarType dtype,
   }
   // The map was taken after the size checks above; compare against what it covers, in case the
   // file changed since.
-  if (offset > map_->size() || nbytes > map_->size() - offset) {
+  const uint64_t covered = map_ ? map_->size() : file_size_;
+  if (offset > covered || nbytes > covered - offset) {
     throw Error(ErrorKind::kCorruptData,
                 path_ + ": storage record '" + name + "' runs past the end of the file (" +
                     std::to_string(nbytes) + " bytes at offset " + std::to_string(offset) + ")");
   }
   if (numel == 0) return at::empty({0}, options);
-  if (offset % item == 0) {
+  if (map_ && offset % item == 0) {
     // The tensor keeps the map alive; its pages come from the page cache, with no copy.
     std::shared_ptr<const MappedFile> map = map_;
     void* bytes = const_cast<uint8_t*>(map->data() + offset);
     return at::from_blob(
         bytes, {numel}, [map](void*) mutable { map.reset(); }, options);
   }
-  // Misaligned for its element type (not written by torch.save): LibTorch reads it into an
-  // aligned buffer, which the tensor takes over.
+  // No map, or misaligned for its element type (not written by torch.save): LibTorch reads the
+  // record into an aligned buffer, which the tensor takes over.
   at::DataPtr data;
   try {
     std::tie(data, std::ignore) = reader_->getRecord(name);

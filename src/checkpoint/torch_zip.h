@@ -40,7 +40,8 @@ class TorchZip {
   // Record data/<key> as a 1-D tensor of `numel` elements of `dtype`, without copying the
   // bytes: a tensor over the file's pages (a copy-on-write map, so writing to it never changes
   // the file; the map lives as long as any tensor from it), or, for a record whose data is not
-  // aligned to its element size (torch.save aligns to 64 bytes), a buffer LibTorch read it into.
+  // aligned to its element size (torch.save aligns to 64 bytes) or a file that cannot be
+  // mapped, a buffer LibTorch read it into.
   // Throws Error(kCorruptData) when the record is missing, shorter than that or runs past the
   // end of the file. As with any memory map (safetensors, torch.load(mmap=True)), the file must
   // not be truncated in place while such tensors are read: a page past the new end raises
