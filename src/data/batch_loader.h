@@ -122,7 +122,7 @@ class BatchLoader {
   std::condition_variable cv_;         // signalled when a batch completes, a slot frees or stop
   int64_t next_to_claim_ = 0;          // next batch index a worker will prepare
   int64_t next_to_return_ = 0;         // next batch index next() returns
-  bool consumer_waiting_ = false;      // next() is waiting (on_demand mode claims only then)
+  bool consumer_waiting_ = false;      // next() is waiting (on_demand, first_batch_alone)
   std::map<int64_t, Batch> ready_;     // finished batches waiting for next()
   std::map<int64_t, Failure> failed_;  // batch index -> its first failing sample (stop mode)
   std::vector<std::vector<float>> free_buffers_;  // recycle()d data buffers for later batches

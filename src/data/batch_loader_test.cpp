@@ -41,6 +41,21 @@ void fake_load(const std::string& path, float* out) {
   for (size_t k = 0; k < kFloats; ++k) out[k] = static_cast<float>(i * 10 + static_cast<int>(k));
 }
 
+// fake_load that also counts its calls in `loads`.
+SampleLoadFn counting_fake_load(std::atomic<int>& loads) {
+  return [&loads](const std::string& path, float* out) {
+    ++loads;
+    fake_load(path, out);
+  };
+}
+
+// Waits up to 2 s for `loads` to reach `n` (workers start and load asynchronously).
+void wait_for_loads(const std::atomic<int>& loads, int n) {
+  for (int wait = 0; wait < 200 && loads.load() < n; ++wait) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
 // Checks that `batch` holds exactly the samples `ids` (by index), in that order.
 void expect_batch_holds(const Batch& batch, const std::vector<int>& ids) {
   ASSERT_EQ(batch.size(), static_cast<int64_t>(ids.size()));
@@ -395,13 +410,7 @@ TEST(BatchLoader, OnDemandLoadsNothingWhileTheConsumerWorks) {
   options.batch_size = 4;
   options.workers = 3;
   options.on_demand = true;
-  BatchLoader loader(
-      make_samples(12), kFloats,
-      [&](const std::string& path, float* out) {
-        ++loads;
-        fake_load(path, out);
-      },
-      options);
+  BatchLoader loader(make_samples(12), kFloats, counting_fake_load(loads), options);
   // Nothing is loaded before the first next().
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_EQ(loads.load(), 0);
@@ -423,18 +432,10 @@ TEST(BatchLoader, FirstBatchAloneHoldsPrefetchUntilTheSecondNext) {
   options.workers = 3;
   options.prefetch_batches = 3;
   options.first_batch_alone = true;
-  BatchLoader loader(
-      make_samples(24), kFloats,
-      [&](const std::string& path, float* out) {
-        ++loads;
-        fake_load(path, out);
-      },
-      options);
+  BatchLoader loader(make_samples(24), kFloats, counting_fake_load(loads), options);
   // Batch 0 loads before anyone asks, as in normal mode, and nothing else does, before or after
   // the consumer takes it, while it "runs the first forward".
-  for (int wait = 0; wait < 200 && loads.load() < 4; ++wait) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  wait_for_loads(loads, 4);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_EQ(loads.load(), 4);
   std::optional<Batch> first = loader.next();
@@ -446,9 +447,7 @@ TEST(BatchLoader, FirstBatchAloneHoldsPrefetchUntilTheSecondNext) {
   std::optional<Batch> second = loader.next();
   ASSERT_TRUE(second.has_value());
   expect_batch_holds(*second, {4, 5, 6, 7});
-  for (int wait = 0; wait < 200 && loads.load() < 20; ++wait) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  wait_for_loads(loads, 20);
   EXPECT_EQ(loads.load(), 20);  // batches 2, 3, 4 prefetched; batch 5 waits for a free slot
   for (int b = 2; b < 6; ++b) {
     std::optional<Batch> batch = loader.next();
