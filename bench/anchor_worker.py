@@ -6,7 +6,7 @@
       format (what `ptinfer bench --resume` reads; BatchNorm statistics randomised so they matter),
       with --onnx the same model exported to ONNX (torch.onnx.export, opset 13, dynamic batch),
       and a fixed check input (2 x 3 x N x N, .npy and raw little-endian float32 .f32 for node).
-      Prints the paths as JSON.
+      Prints the paths and the model's GFLOP per image (gflop_per_image) as JSON.
   anchor_worker.py run --path {eager,ts_fp32,ts_bf16} --ckpt F --arch A --image-size N
                        --batch-sizes 1,32 --threads T --warmup W --iters I --seconds S
                        [--check-in X.npy --check-out Y.npy]
@@ -56,7 +56,34 @@ def prepare(args):
         os.replace(check_f32 + ".tmp", check_f32)
     print(json.dumps({"ckpt": ckpt, "onnx": onnx_path, "check_npy": check_npy,
                       "check_f32": check_f32, "check_shape": [2, 3, args.image_size,
-                                                              args.image_size]}))
+                                                              args.image_size],
+                      "gflop_per_image": gflop_per_image(args.arch, args.image_size)}))
+
+
+def gflop_per_image(arch, image_size):
+    """The convolutions' and linear layers' multiply-adds for one image, x 2, in GFLOP (what
+    "ResNet-50 is 8.18 GFLOP per 224x224 image" counts; pooling, ReLU and BatchNorm left out),
+    counted on the output shapes of one forward."""
+    import torch
+    import torchvision
+    model = getattr(torchvision.models, arch)(num_classes=1000).eval()
+    total = [0]
+
+    def conv_hook(m, inputs, out):
+        k = m.kernel_size[0] * m.kernel_size[1]
+        total[0] += 2 * out.numel() * (m.in_channels // m.groups) * k
+
+    def linear_hook(m, inputs, out):
+        total[0] += 2 * out.numel() * m.in_features
+
+    for m in model.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            m.register_forward_hook(conv_hook)
+        elif isinstance(m, torch.nn.Linear):
+            m.register_forward_hook(linear_hook)
+    with torch.no_grad():
+        model(torch.zeros(1, 3, image_size, image_size))
+    return total[0] / 1e9
 
 
 def load_model(ckpt, arch):

@@ -19,10 +19,16 @@ round-robin over the paths (the order rotated each round) and the table shows th
 rounds. In the first round every anchor also computes logits for one fixed input, compared with
 PyTorch eager's (max abs diff, relative L2, top-1 agreement), so that the comparison is fair.
 
+The ceiling: bench/silicon_peak (built beside ptinfer, build/bench/silicon_peak) measures this
+CPU's fp32 FMA and bf16 dot-product GFLOP/s on the same threads before the first round and after
+the last; each row's "% of peak" is its img/s x the model's GFLOP per image (convolutions and fc,
+counted by anchor_worker.py prepare) over the higher of the two peaks of its precision. A path that
+saves multiplications (Winograd) can pass 100%.
+
 Usage (from a checkout with build/ptinfer; ORT needs `npm install --ignore-scripts` in bench/node):
   /usr/bin/python3 bench/anchors.py [--arch resnet50] [--image-size 224] [--batch-sizes 1,32]
       [--rounds 3] [--warmup 1] [--iters 2] [--seconds 1.5] [--threads N] [--paths a,b,...]
-      [--work DIR] [--ptinfer BIN] [--json FILE]
+      [--work DIR] [--ptinfer BIN] [--silicon-peak BIN] [--json FILE]
 """
 import argparse
 import json
@@ -164,6 +170,26 @@ class Runner:
         return result
 
 
+def measure_silicon(binary, threads):
+    """{"fp32": GFLOP/s, "bf16": GFLOP/s or None} of `binary --threads T --json`, or None (with
+    the reason printed) when it cannot run."""
+    if not os.access(binary, os.X_OK):
+        print("no silicon ceiling: %s is absent (build the silicon_peak target)" % binary,
+              flush=True)
+        return None
+    out = subprocess.run([binary, "--threads", str(threads), "--seconds", "1", "--json"],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        print("no silicon ceiling: %s failed: %s" % (binary, out.stderr.strip()), flush=True)
+        return None
+    gflops = json.loads(out.stdout.strip().splitlines()[-1])["gflops"]
+    key = str(threads)
+    fp32 = [k[key] for name, k in gflops.items() if name.startswith("fp32")]
+    bf16 = [k[key] for name, k in gflops.items() if name.startswith("bf16")]
+    return {"fp32": max(fp32) if fp32 else None, "bf16": max(bf16) if bf16 else None,
+            "kernels": gflops}
+
+
 def compare_logits(check_dir, names, prep):
     """For each anchor that wrote logits: agreement with PyTorch eager's on the same input."""
     ref_file = os.path.join(check_dir, "eager.npy")
@@ -225,6 +251,8 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "ptinfer-anchors"))
     p.add_argument("--ptinfer", default=bench_setup.ptinfer_binary())
+    p.add_argument("--silicon-peak", help="the silicon_peak binary (default: bench/silicon_peak "
+                   "in --ptinfer's build folder)")
     p.add_argument("--node", default="node")
     p.add_argument("--json", help="also write the results here")
     a = p.parse_args()
@@ -269,6 +297,11 @@ def main():
         raise SystemExit("anchors: prepare failed:\n%s" % prep_out.stderr[-4000:])
     prep = json.loads(prep_out.stdout.strip().splitlines()[-1])
 
+    if a.silicon_peak is None:
+        a.silicon_peak = os.path.join(os.path.dirname(os.path.abspath(a.ptinfer)), "bench",
+                                      "silicon_peak")
+    silicon = [measure_silicon(a.silicon_peak, a.threads)]
+
     runner = Runner(a, prep)
     check_dir = tempfile.mkdtemp(prefix="checks_", dir=a.work)
     per_round = {n: [] for n in names}
@@ -292,8 +325,20 @@ def main():
             checks = compare_logits(check_dir, names, prep)
             print_checks(checks, prep)
 
+    silicon.append(measure_silicon(a.silicon_peak, a.threads))
+    gflop = prep["gflop_per_image"]
+    # The higher of the two measurements per precision: the machine's speed drifts with its load.
+    peak = {}
+    if all(silicon):
+        for prec in ("fp32", "bf16"):
+            seen = [m[prec] for m in silicon if m[prec]]
+            peak[prec] = max(seen) if seen else None
+
     median = {n: {b: statistics.median(x[b] for x in per_round[n]) for b in a.batch_sizes}
               for n in names}
+    share = {n: {b: (100.0 * median[n][b] * gflop / peak[meta[n]["precision"]]
+                     if peak.get(meta[n]["precision"]) else None) for b in a.batch_sizes}
+             for n in names}
     # Each row against the ptinfer row of its own precision (ptinfer's img/s / the row's).
     ratios = {n: {b: median[REFERENCE[meta[n]["precision"]]][b] / median[n][b]
                   for b in a.batch_sizes}
@@ -302,16 +347,28 @@ def main():
     print("\n%s %dx%d, %d intra-op threads, median of %d rounds (%.0f s); load average %.1f at "
           "start, %.1f at end" % (a.arch, a.image_size, a.image_size, a.threads, a.rounds,
                                  time.time() - started, loadavg_start[0], os.getloadavg()[0]))
+    if peak:
+        print("silicon (%s, %d threads, before / after the rounds): fp32 %s / %s GFLOP/s, bf16 "
+              "%s / %s GFLOP/s; %s is %.2f GFLOP per image, so the ceilings are fp32 %s img/s, "
+              "bf16 %s img/s" % (
+                  a.silicon_peak, a.threads, fmt(silicon[0]["fp32"], 0),
+                  fmt(silicon[1]["fp32"], 0), fmt(silicon[0]["bf16"], 0),
+                  fmt(silicon[1]["bf16"], 0), a.arch, gflop,
+                  fmt(peak["fp32"] / gflop if peak["fp32"] else None, 1),
+                  fmt(peak["bf16"] / gflop if peak["bf16"] else None, 1)))
     cols = ["img/s bs %d" % b for b in a.batch_sizes]
     cols += ["ptinfer / this, bs %d" % b for b in a.batch_sizes]
+    cols += ["%% of peak, bs %d" % b for b in a.batch_sizes]
     print("| path | " + " | ".join(cols) + " | peak RSS MiB |")
     print("|---" * (len(cols) + 2) + "|")
     for n in names:
         cells = [fmt(median[n][b]) for b in a.batch_sizes]
         cells += [fmt(ratios.get(n, {}).get(b)) for b in a.batch_sizes]
+        cells += [fmt(share[n][b], 0) for b in a.batch_sizes]
         print("| %s | %s | %.0f |" % (meta[n]["label"], " | ".join(cells), peak_rss[n]))
     print("(ptinfer / this: img/s of `ptinfer bench` in the same precision (fp32: %s, bf16: %s)"
-          " divided by this row's)" % (REFERENCE["fp32"], REFERENCE["bf16"]))
+          " divided by this row's; %% of peak: GFLOP/s done over the silicon ceiling of its "
+          "precision)" % (REFERENCE["fp32"], REFERENCE["bf16"]))
 
     if a.json:
         doc = {
@@ -328,6 +385,8 @@ def main():
             "ratio_reference": REFERENCE,
             "ratios": {n: {str(b): v for b, v in row.items()} for n, row in ratios.items()},
             "checks": checks, "skipped": skipped,
+            "gflop_per_image": gflop, "silicon": silicon, "silicon_peak_gflops": peak,
+            "percent_of_peak": {n: {str(b): v for b, v in row.items()} for n, row in share.items()},
         }
         with open(a.json, "w") as f:
             json.dump(doc, f, indent=2)

@@ -79,6 +79,34 @@ class BenchAnchors(unittest.TestCase):
         self.assertEqual(r["ratios"]["ptinfer_fp32"]["1"], 1.0)
         self.assertIn("eager", r["ratios"])
 
+    def test_percent_of_peak_is_against_the_measured_silicon(self):
+        r = self.result
+        self.assertEqual(len(r["silicon"]), 2)  # before the first round and after the last
+        for m in r["silicon"]:
+            self.assertGreater(m["fp32"], 1.0)
+            self.assertIn("fp32_fma256", m["kernels"])
+        peak = r["silicon_peak_gflops"]
+        self.assertEqual(peak["fp32"], max(m["fp32"] for m in r["silicon"]))
+        self.assertGreater(r["gflop_per_image"], 0.0)
+        for name, p in r["paths"].items():
+            ceiling = peak[p["precision"]]
+            for b in BATCHES:
+                got = r["percent_of_peak"][name][str(b)]
+                if ceiling is None:  # bf16 on a CPU without AVX-512 BF16
+                    self.assertIsNone(got)
+                    continue
+                want = 100.0 * p["images_per_second"][str(b)] * r["gflop_per_image"] / ceiling
+                self.assertAlmostEqual(got, want, places=9)
+        self.assertIn("so the ceilings are fp32 ", self.proc.stdout)
+
+    def test_flop_count_matches_torchvisions_published_figures(self):
+        # torchvision's model tables list resnet18 and resnet50 at 224x224 as 1.81 and 4.09
+        # "GFLOPS" (multiply-adds); anchors.py counts 2 FLOP per multiply-add.
+        sys.path.insert(0, os.path.join(common.SOURCE_DIR, "bench"))
+        import anchor_worker
+        self.assertAlmostEqual(anchor_worker.gflop_per_image("resnet18", 224) / 2, 1.81, places=2)
+        self.assertAlmostEqual(anchor_worker.gflop_per_image("resnet50", 224) / 2, 4.09, places=2)
+
     def test_anchor_logits_agree_with_pytorch_eager(self):
         checks = self.result["checks"]
         bounds = {"eager_nommap": 1e-6, "ts_fp32": 1e-4, "ts_bf16": 0.05, "ort": 1e-4}
