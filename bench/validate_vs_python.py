@@ -7,9 +7,14 @@ read, model build, the loader's first batch, the first forward) for each, and ra
 Python loop.
 
 Usage: /usr/bin/python3 bench/validate_vs_python.py [--arch resnet50] [--images 256] [-b 32]
-         [-j 2] [--repeats 2] [--work DIR]
+         [-j 2] [--repeats 2] [--amp O2] [--work DIR]
 The Python loop runs twice per repeat: as Debian ships it, and with
 GLIBC_TUNABLES=glibc.malloc.mmap_max=0 (the malloc setting ptinfer applies to itself).
+--amp LEVEL adds a ptinfer run with that mixed-precision policy (bf16); its Acc@1 may differ from
+the fp32 runners', and the share of images whose top-1 class equals fp32 ptinfer's is printed.
+At the end the silicon ceiling is printed (bench/silicon_peak beside $PTINFER, on the cores this
+process may use): the img/s the model's GFLOP allow at this CPU's fp32 and bf16 peaks, next to
+what 10x the Python loop would need.
 """
 import argparse
 import json
@@ -46,6 +51,7 @@ def main():
     p.add_argument("-b", "--batch-size", type=int, default=32)
     p.add_argument("-j", "--workers", type=int, default=2)
     p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--amp", help="also run ptinfer validate --amp AMP (e.g. O2)")
     p.add_argument("--work", default="/tmp/ptinfer_bench")
     args = p.parse_args()
 
@@ -55,12 +61,21 @@ def main():
                    "-j", str(args.workers)]
     runners = {
         "ptinfer": lambda j: [ptinfer, "validate", "--print-freq", "0", "--json", j] + common_args,
+        "ptinfer_amp": lambda j: [ptinfer, "validate", "--print-freq", "0", "--json", j,
+                                  "--amp", args.amp, "--predictions",
+                                  os.path.join(args.work, "amp_predictions.csv")] + common_args,
         "python": lambda j: [sys.executable, os.path.join(ROOT, "scripts", "reference_validate.py"),
                              "--json", j] + common_args,
     }
     variants = [("ptinfer", "ptinfer", {}),
                 ("python (as shipped)", "python", {}),
                 ("python + mmap_max=0", "python", {"GLIBC_TUNABLES": "glibc.malloc.mmap_max=0"})]
+    if args.amp:
+        variants.insert(1, ("ptinfer --amp " + args.amp, "ptinfer_amp", {}))
+        runners["ptinfer"] = lambda j: [ptinfer, "validate", "--print-freq", "0", "--json", j,
+                                        "--predictions",
+                                        os.path.join(args.work, "fp32_predictions.csv")
+                                        ] + common_args
     results = {name: [] for name, _, _ in variants}
     for r in range(args.repeats):
         for name, runner, env in variants:
@@ -90,8 +105,44 @@ def main():
         print("| %s | %.2f | %.2f | %.2f | %.0f | %.2f | %.2f | %.2f |" %
               (name, best[0], best[0] / anchor, best[0] / anchor2, rss, rss / anchor_rss, ttfp,
                ttfp / anchor_ttfp))
-    accs = {round(x[3]["acc1"], 6) for v in results.values() for x in v}
-    print("Acc@1 identical across runners: %s" % (len(accs) == 1))
+    accs = {round(x[3]["acc1"], 6) for name, v in results.items() for x in v
+            if not name.startswith("ptinfer --amp")}
+    print("Acc@1 identical across the fp32 runners: %s" % (len(accs) == 1))
+    if args.amp:
+        fp32, amp = (top1_of(os.path.join(args.work, f))
+                     for f in ("fp32_predictions.csv", "amp_predictions.csv"))
+        same = sum(fp32[k] == amp[k] for k in fp32)
+        print("ptinfer --amp %s: top-1 equal to fp32 ptinfer's on %d of %d images" %
+              (args.amp, same, len(fp32)))
+    print_ceiling(args.arch, anchor)
+
+
+def top1_of(csv_path):
+    """path -> top-1 class of a `ptinfer validate --predictions` file."""
+    import csv
+    with open(csv_path, newline="") as f:
+        return {r["path"]: r["top1"] for r in csv.DictReader(f)}
+
+
+def print_ceiling(arch, python_ips):
+    """The img/s this CPU's measured FMA / bf16-dot peak allows the model, against 10x Python."""
+    binary = os.path.join(os.path.dirname(os.path.abspath(bench_setup.ptinfer_binary())), "bench",
+                          "silicon_peak")
+    threads = len(os.sched_getaffinity(0))
+    out = subprocess.run([binary, "--threads", str(threads), "--json"], capture_output=True,
+                         text=True) if os.access(binary, os.X_OK) else None
+    if out is None or out.returncode != 0:
+        print("no silicon ceiling: %s did not run" % binary)
+        return
+    import anchor_worker
+    gflop = anchor_worker.gflop_per_image(arch, 224)
+    gflops = json.loads(out.stdout.strip().splitlines()[-1])["gflops"]
+    for prec in ("fp32", "bf16"):
+        seen = [k[str(threads)] for name, k in gflops.items() if name.startswith(prec)]
+        if seen:
+            print("%s ceiling on %d cores: %.0f GFLOP/s / %.2f GFLOP per image = %.1f img/s "
+                  "(10x the Python loop: %.1f img/s)" % (prec, threads, max(seen), gflop,
+                                                         max(seen) / gflop, 10 * python_ips))
 
 
 if __name__ == "__main__":
