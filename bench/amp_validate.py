@@ -20,12 +20,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
-def top1_of(csv_path):
-    import csv
-    with open(csv_path, newline="") as f:
-        return {r["path"]: r["top1"] for r in csv.DictReader(f)}
-
-
 def run(cmd, json_path):
     out = subprocess.run(["/usr/bin/python3", os.path.join(HERE, "peak_rss.py")] + cmd,
                          capture_output=True, text=True)
@@ -62,8 +56,8 @@ def main():
                        "--timing-warmup", "1", "--amp", level, "--json", j,
                        "--predictions", csv_path]
                 s, rss = run(cmd, j)
-                top1 = top1_of(csv_path)
-                ref = top1_of(os.path.join(args.work, "amp_%s.csv" % levels[0]))
+                top1 = bench_setup.top1_of(csv_path)
+                ref = bench_setup.top1_of(os.path.join(args.work, "amp_%s.csv" % levels[0]))
                 agree = 100.0 * sum(top1[k] == ref[k] for k in ref) / len(ref)
                 print("run %d batch %2d %s: %7.2f img/s  peak RSS %6.0f MiB  Acc@1 %.3f  "
                       "top-1 = %s's: %.1f%%" % (r, b, level, s["images_per_second"], rss,

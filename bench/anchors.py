@@ -171,23 +171,11 @@ class Runner:
 
 
 def measure_silicon(binary, threads):
-    """{"fp32": GFLOP/s, "bf16": GFLOP/s or None} of `binary --threads T --json`, or None (with
-    the reason printed) when it cannot run."""
-    if not os.access(binary, os.X_OK):
-        print("no silicon ceiling: %s is absent (build the silicon_peak target)" % binary,
-              flush=True)
-        return None
-    out = subprocess.run([binary, "--threads", str(threads), "--seconds", "1", "--json"],
-                         capture_output=True, text=True)
-    if out.returncode != 0:
-        print("no silicon ceiling: %s failed: %s" % (binary, out.stderr.strip()), flush=True)
-        return None
-    gflops = json.loads(out.stdout.strip().splitlines()[-1])["gflops"]
-    key = str(threads)
-    fp32 = [k[key] for name, k in gflops.items() if name.startswith("fp32")]
-    bf16 = [k[key] for name, k in gflops.items() if name.startswith("bf16")]
-    return {"fp32": max(fp32) if fp32 else None, "bf16": max(bf16) if bf16 else None,
-            "kernels": gflops}
+    """bench_setup.measure_silicon, printing why when it cannot run (then None)."""
+    result, why = bench_setup.measure_silicon(binary, threads)
+    if result is None:
+        print("no silicon ceiling: %s" % why, flush=True)
+    return result
 
 
 def compare_logits(check_dir, names, prep):
@@ -298,8 +286,7 @@ def main():
     prep = json.loads(prep_out.stdout.strip().splitlines()[-1])
 
     if a.silicon_peak is None:
-        a.silicon_peak = os.path.join(os.path.dirname(os.path.abspath(a.ptinfer)), "bench",
-                                      "silicon_peak")
+        a.silicon_peak = bench_setup.silicon_peak_binary(a.ptinfer)
     silicon = [measure_silicon(a.silicon_peak, a.threads)]
 
     runner = Runner(a, prep)

@@ -3,13 +3,13 @@
 layer is one oneDNN primitive) with ONEDNN_VERBOSE=1 and reads oneDNN's per-primitive execution
 times back.
 
-For each primitive of one call (`ptinfer bench`'s timed unit), in execution order: its kind and the kernel oneDNN picked, the
-problem (oneDNN's shape string), the median time over the timed calls, the GFLOP/s it reached
-(2 x multiply-adds of a direct convolution or inner product: a Winograd kernel's figure is the
-direct-equivalent rate and can pass the peak) and that as % of this CPU's measured peak of the
-precision (bench/silicon_peak beside the binary, on the same threads). Then totals per kind and
-the sum against bench's own mean latency (the rest is the input copy, reorders between layouts
-and the gaps between primitives).
+For each primitive of one call (`ptinfer bench`'s timed unit), in execution order: its kind and
+the kernel oneDNN picked, the problem (oneDNN's shape string), the median time over the timed
+calls, the GFLOP/s it reached (2 x multiply-adds of a direct convolution or inner product: a
+Winograd kernel's figure is the direct-equivalent rate and can pass the peak) and that as % of
+this CPU's measured peak of the precision (bench/silicon_peak beside the binary, on the same
+threads). Then totals per kind, and their sum against bench's own mean latency (the rest is the
+input copy, oneDNN's dispatch and the gaps between primitives).
 
 Usage: /usr/bin/python3 bench/layer_profile.py [--ptinfer BIN] [--arch resnet50] [-b 1]
            [--crop-size 224] [--amp O0] [--threads N] [--warmup 3] [--iters 10] [--json FILE]
@@ -25,7 +25,9 @@ import sys
 
 import bench_setup
 
-CONV = re.compile(r"^(?:g(\d+))?mb(\d+)_ic(\d+)oc(\d+)_ih(\d+)oh(\d+)kh(\d+).*_iw(\d+)ow(\d+)kw(\d+)")
+# oneDNN's problem strings: "[gG]mbN_icCocO_ihHohHkhK..._iwWowWkwK..." and "mbNicC[ihH][iwW]ocO".
+CONV = re.compile(r"^(?:g(\d+))?mb(\d+)_ic(\d+)oc(\d+)_ih(\d+)oh(\d+)kh(\d+)"
+                  r".*_iw(\d+)ow(\d+)kw(\d+)")
 INNER_PRODUCT = re.compile(r"^mb(\d+)ic(\d+)(?:ih(\d+))?(?:iw(\d+))?oc(\d+)")
 
 
@@ -83,18 +85,6 @@ def per_call(rows, calls, timed):
             for i in range(len(last[0]))], per
 
 
-def silicon_peak(binary, threads, precision):
-    if not os.access(binary, os.X_OK):
-        return None
-    out = subprocess.run([binary, "--threads", str(threads), "--json"], capture_output=True,
-                         text=True)
-    if out.returncode != 0:
-        return None
-    gflops = json.loads(out.stdout.strip().splitlines()[-1])["gflops"]
-    seen = [k[str(threads)] for name, k in gflops.items() if name.startswith(precision)]
-    return max(seen) if seen else None
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--ptinfer", default=bench_setup.ptinfer_binary())
@@ -122,8 +112,9 @@ def main():
                               a.warmup + a.iters, a.iters)
     latency = re.search(r"latency mean ([0-9.]+) ms", proc.stdout + proc.stderr)
     precision = "fp32" if a.amp == "O0" else "bf16"
-    binary = os.path.join(os.path.dirname(os.path.abspath(a.ptinfer)), "bench", "silicon_peak")
-    peak = silicon_peak(binary, a.threads, precision)
+    measured, _ = bench_setup.measure_silicon(bench_setup.silicon_peak_binary(a.ptinfer),
+                                              a.threads)
+    peak = measured[precision] if measured else None
 
     print("%s %dx%d batch %d (%d forward%s per call), --amp %s, %d threads; median over the "
           "last %d calls per primitive" % (a.arch, a.crop_size, a.crop_size, a.batch_size,

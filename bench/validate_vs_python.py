@@ -109,7 +109,7 @@ def main():
             if not name.startswith("ptinfer --amp")}
     print("Acc@1 identical across the fp32 runners: %s" % (len(accs) == 1))
     if args.amp:
-        fp32, amp = (top1_of(os.path.join(args.work, f))
+        fp32, amp = (bench_setup.top1_of(os.path.join(args.work, f))
                      for f in ("fp32_predictions.csv", "amp_predictions.csv"))
         same = sum(fp32[k] == amp[k] for k in fp32)
         print("ptinfer --amp %s: top-1 equal to fp32 ptinfer's on %d of %d images" %
@@ -117,32 +117,21 @@ def main():
     print_ceiling(args.arch, anchor)
 
 
-def top1_of(csv_path):
-    """path -> top-1 class of a `ptinfer validate --predictions` file."""
-    import csv
-    with open(csv_path, newline="") as f:
-        return {r["path"]: r["top1"] for r in csv.DictReader(f)}
-
-
 def print_ceiling(arch, python_ips):
     """The img/s this CPU's measured FMA / bf16-dot peak allows the model, against 10x Python."""
-    binary = os.path.join(os.path.dirname(os.path.abspath(bench_setup.ptinfer_binary())), "bench",
-                          "silicon_peak")
     threads = len(os.sched_getaffinity(0))
-    out = subprocess.run([binary, "--threads", str(threads), "--json"], capture_output=True,
-                         text=True) if os.access(binary, os.X_OK) else None
-    if out is None or out.returncode != 0:
-        print("no silicon ceiling: %s did not run" % binary)
+    peak, why = bench_setup.measure_silicon(
+        bench_setup.silicon_peak_binary(bench_setup.ptinfer_binary()), threads)
+    if peak is None:
+        print("no silicon ceiling: %s" % why)
         return
     import anchor_worker
-    gflop = anchor_worker.gflop_per_image(arch, 224)
-    gflops = json.loads(out.stdout.strip().splitlines()[-1])["gflops"]
+    gflop = anchor_worker.gflop_per_image(arch, 224)  # validate's default crop
     for prec in ("fp32", "bf16"):
-        seen = [k[str(threads)] for name, k in gflops.items() if name.startswith(prec)]
-        if seen:
+        if peak[prec]:
             print("%s ceiling on %d cores: %.0f GFLOP/s / %.2f GFLOP per image = %.1f img/s "
-                  "(10x the Python loop: %.1f img/s)" % (prec, threads, max(seen), gflop,
-                                                         max(seen) / gflop, 10 * python_ips))
+                  "(10x the Python loop: %.1f img/s)" % (prec, threads, peak[prec], gflop,
+                                                         peak[prec] / gflop, 10 * python_ips))
 
 
 if __name__ == "__main__":

@@ -35,7 +35,8 @@ class LayerProfile(unittest.TestCase):
         result, stdout = self.profile("resnet18", 64, 1)
         kinds = [r["kind"] for r in result["rows"]]
         self.assertEqual(kinds.count("inner_product"), 1)
-        self.assertEqual(kinds.count("convolution"), 20)  # resnet18: stem, 16 in blocks, 3 downsample
+        # resnet18: the stem, 16 in the blocks, 3 downsamples
+        self.assertEqual(kinds.count("convolution"), 20)
         self.assertEqual(result["forwards_per_call"], 1)
         want = anchor_worker.gflop_per_image("resnet18", 64)
         self.assertAlmostEqual(result["total_gflop"], want, places=9)
