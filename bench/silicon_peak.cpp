@@ -66,68 +66,43 @@ __attribute__((target("avx512f"))) float two_lanes(__m512 s) {
   return lanes[0] + lanes[15];
 }
 
+// The body every kernel shares: 12 chains of vector type VEC, each started by SET1(start(i)),
+// `passes` x kUnroll steps of STEP on each, then their sum (folded with ADD) in `sum`.
+#define PTINFER_RUN_CHAINS(VEC, SET1, ADD, STEP, passes, sum)                                 \
+  VEC a0 = SET1(start(0)), a1 = SET1(start(1)), a2 = SET1(start(2)), a3 = SET1(start(3)),     \
+      a4 = SET1(start(4)), a5 = SET1(start(5)), a6 = SET1(start(6)), a7 = SET1(start(7)),     \
+      a8 = SET1(start(8)), a9 = SET1(start(9)), a10 = SET1(start(10)), a11 = SET1(start(11)); \
+  for (long p = 0; p < (passes); ++p) {                                                       \
+    for (long u = 0; u < kUnroll; ++u) {                                                      \
+      PTINFER_TWELVE(STEP);                                                                   \
+    }                                                                                         \
+  }                                                                                           \
+  const VEC sum = ADD(ADD(ADD(ADD(a0, a1), ADD(a2, a3)), ADD(ADD(a4, a5), ADD(a6, a7))),      \
+                      ADD(ADD(a8, a9), ADD(a10, a11)))
+
 // Each kernel runs `passes` passes and returns a value depending on every accumulator.
 __attribute__((target("avx512f"))) float fma512(long passes) {
   const __m512 b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
-  __m512 a0 = _mm512_set1_ps(start(0)), a1 = _mm512_set1_ps(start(1)),
-         a2 = _mm512_set1_ps(start(2)), a3 = _mm512_set1_ps(start(3)),
-         a4 = _mm512_set1_ps(start(4)), a5 = _mm512_set1_ps(start(5)),
-         a6 = _mm512_set1_ps(start(6)), a7 = _mm512_set1_ps(start(7)),
-         a8 = _mm512_set1_ps(start(8)), a9 = _mm512_set1_ps(start(9)),
-         a10 = _mm512_set1_ps(start(10)), a11 = _mm512_set1_ps(start(11));
 #define PTINFER_FMA512(a) a = _mm512_fmadd_ps(a, b, c)
-  for (long p = 0; p < passes; ++p) {
-    for (long u = 0; u < kUnroll; ++u) {
-      PTINFER_TWELVE(PTINFER_FMA512);
-    }
-  }
-  __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
-                           _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
-  s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
-  return two_lanes(s);
+  PTINFER_RUN_CHAINS(__m512, _mm512_set1_ps, _mm512_add_ps, PTINFER_FMA512, passes, sum);
+  return two_lanes(sum);
 }
 
 __attribute__((target("avx2,fma"))) float fma256(long passes) {
   const __m256 b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-  __m256 a0 = _mm256_set1_ps(start(0)), a1 = _mm256_set1_ps(start(1)),
-         a2 = _mm256_set1_ps(start(2)), a3 = _mm256_set1_ps(start(3)),
-         a4 = _mm256_set1_ps(start(4)), a5 = _mm256_set1_ps(start(5)),
-         a6 = _mm256_set1_ps(start(6)), a7 = _mm256_set1_ps(start(7)),
-         a8 = _mm256_set1_ps(start(8)), a9 = _mm256_set1_ps(start(9)),
-         a10 = _mm256_set1_ps(start(10)), a11 = _mm256_set1_ps(start(11));
 #define PTINFER_FMA256(a) a = _mm256_fmadd_ps(a, b, c)
-  for (long p = 0; p < passes; ++p) {
-    for (long u = 0; u < kUnroll; ++u) {
-      PTINFER_TWELVE(PTINFER_FMA256);
-    }
-  }
-  __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
-                           _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
-  s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
+  PTINFER_RUN_CHAINS(__m256, _mm256_set1_ps, _mm256_add_ps, PTINFER_FMA256, passes, sum);
   float lanes[8];
-  _mm256_storeu_ps(lanes, s);
+  _mm256_storeu_ps(lanes, sum);
   return lanes[0] + lanes[7];
 }
 
 __attribute__((target("avx512f,avx512bf16"))) float dot_bf16_512(long passes) {
   // 0x3f80 is bf16 1.0: each instruction adds 32 products of 1 x 1 to its 16 floats.
   const __m512bh one = (__m512bh)_mm512_set1_epi16(0x3f80);
-  __m512 a0 = _mm512_set1_ps(start(0)), a1 = _mm512_set1_ps(start(1)),
-         a2 = _mm512_set1_ps(start(2)), a3 = _mm512_set1_ps(start(3)),
-         a4 = _mm512_set1_ps(start(4)), a5 = _mm512_set1_ps(start(5)),
-         a6 = _mm512_set1_ps(start(6)), a7 = _mm512_set1_ps(start(7)),
-         a8 = _mm512_set1_ps(start(8)), a9 = _mm512_set1_ps(start(9)),
-         a10 = _mm512_set1_ps(start(10)), a11 = _mm512_set1_ps(start(11));
 #define PTINFER_DOT(a) a = _mm512_dpbf16_ps(a, one, one)
-  for (long p = 0; p < passes; ++p) {
-    for (long u = 0; u < kUnroll; ++u) {
-      PTINFER_TWELVE(PTINFER_DOT);
-    }
-  }
-  __m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)),
-                           _mm512_add_ps(_mm512_add_ps(a4, a5), _mm512_add_ps(a6, a7)));
-  s = _mm512_add_ps(s, _mm512_add_ps(_mm512_add_ps(a8, a9), _mm512_add_ps(a10, a11)));
-  return two_lanes(s);
+  PTINFER_RUN_CHAINS(__m512, _mm512_set1_ps, _mm512_add_ps, PTINFER_DOT, passes, sum);
+  return two_lanes(sum);
 }
 
 struct Kernel {
