@@ -47,7 +47,10 @@ PACKAGES=(
 install_packages() {
   local missing=()
   for p in "${PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    # No `| grep -q` here or below: under pipefail, grep leaving at the first match can kill
+    # the writer with SIGPIPE and turn a match into a failure.
+    [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] ||
+      missing+=("$p")
   done
   if [ ${#missing[@]} -eq 0 ]; then return; fi
   echo "== installing: ${missing[*]}"
@@ -131,8 +134,12 @@ sanitize() {
   # ctest points the end-to-end tests at $SANITIZE_DIR/ptinfer (PTINFER_BINARY_DIR): check that
   # it is instrumented. It links libasan itself (first in its library list), so nothing is
   # LD_PRELOADed and the uninstrumented Python processes around it never load the runtime.
-  if ! ldd "$SANITIZE_DIR/ptinfer" | grep -q libasan; then
-    echo "$SANITIZE_DIR/ptinfer is not built with -fsanitize=address" >&2
+  # The list is read whole before it is searched: `ldd | grep -q` under pipefail failed in CI
+  # when grep left at libasan (the first line) and ldd's next write got SIGPIPE.
+  local linked
+  linked=$(ldd "$SANITIZE_DIR/ptinfer") || linked=""
+  if [[ $linked != *libasan* ]]; then
+    echo "$SANITIZE_DIR/ptinfer is not built with -fsanitize=address (ldd lists no libasan)" >&2
     exit 1
   fi
   local logs="$SANITIZE_DIR/sanitizer-logs" status=0
