@@ -42,17 +42,23 @@ struct Binding {
 
 struct Step {
   dnnl::primitive prim;
+  std::string kernel;  // oneDNN's name for the implementation it picked (impl_info_str)
   std::unordered_map<int, memory> args;
   std::vector<Binding> bindings;
 };
 
 struct Plan {
   std::array<int64_t, 3> key{};  // N, H, W
+  bool blocked = false;          // activations in nChw16c, else channels_last (act_md)
   std::vector<Step> steps;
   size_t arena_bytes = 0;
   size_t input_offset = 0, out_offset = 0;  // where the forward writes x and reads the logits
   std::array<int64_t, 2> logits_dims{};     // N, classes
 };
+
+// Thrown while building a blocked plan when oneDNN offers only its reference kernel for a
+// primitive in that layout: the plan is built again in channels_last.
+struct BlockedLayoutRefused {};
 
 }  // namespace
 
@@ -62,6 +68,7 @@ struct OneDnnResNet::Impl {
   torch::ScalarType dtype;
   memory::data_type dt;
   bool winograd = false;
+  bool prefer_blocked = false;  // plans try the blocked layout first (prefers_blocked_layout)
   int64_t max_batch = 0;  // 0: whole batches; else the most images one forward runs at once
   ConvWeights stem;
   struct Block {
@@ -73,14 +80,20 @@ struct OneDnnResNet::Impl {
   std::list<Plan> plans;  // most recently used first
   torch::Tensor arena;    // uint8 storage for every plan's activations, grown on demand
 
-  memory::desc act_md(int64_t n, int64_t c, int64_t h, int64_t w) const {
+  // The activations' layout in `plan`: oneDNN's blocked nChw16c (16 channels innermost, the
+  // layout its jit 1x1 and Winograd kernels read natively) in a blocked plan, else channels_last.
+  memory::desc act_md(const Plan& plan, int64_t n, int64_t c, int64_t h, int64_t w) const {
+    return memory::desc({n, c, h, w}, dt, plan.blocked ? tag::nChw16c : tag::nhwc);
+  }
+  memory::desc nhwc_md(int64_t n, int64_t c, int64_t h, int64_t w) const {
     return memory::desc({n, c, h, w}, dt, tag::nhwc);
   }
 
   // Adds `c` reading role `src` [n, ic, h, w] and writing role `dst`, with ReLU and/or the sum
-  // post-op (dst += conv(src)); returns the output dims.
+  // post-op (dst += conv(src)), both in the plan's layout or, with `channels_last_io`, in
+  // channels_last; returns the output dims.
   std::array<int64_t, 4> add_conv(Plan& plan, ConvWeights& cw, Role src, std::array<int64_t, 4> in,
-                                  Role dst, bool relu, bool sum) {
+                                  Role dst, bool relu, bool sum, bool channels_last_io = false) {
     const FoldedConv& c = cw.folded;
     const int64_t k = cw.kernel, s = c.stride, p = c.padding;
     const int64_t oh = (in[2] + 2 * p - k) / s + 1, ow = (in[3] + 2 * p - k) / s + 1;
@@ -90,8 +103,10 @@ struct OneDnnResNet::Impl {
                                                    " is too small for this network");
     }
     const std::array<int64_t, 4> out{in[0], cw.out_channels, oh, ow};
-    const memory::desc src_md = act_md(in[0], in[1], in[2], in[3]);
-    const memory::desc dst_md = act_md(out[0], out[1], out[2], out[3]);
+    const memory::desc src_md = channels_last_io ? nhwc_md(in[0], in[1], in[2], in[3])
+                                                 : act_md(plan, in[0], in[1], in[2], in[3]);
+    const memory::desc dst_md = channels_last_io ? nhwc_md(out[0], out[1], out[2], out[3])
+                                                 : act_md(plan, out[0], out[1], out[2], out[3]);
     const int64_t g = c.groups;
     const memory::dims wdims = cw.dims();
     const memory::desc w_any(wdims, dt, tag::any);
@@ -102,8 +117,9 @@ struct OneDnnResNet::Impl {
     attr.set_post_ops(ops);
     // Winograd F(4x4, 3x3) where it applies (fp32, 3x3, stride 1, no groups, no residual sum,
     // an output of at least kWinogradMinOutputSide on each side) and this CPU has the kernel:
-    // about 2x the direct kernel's speed on these layers. It reads and writes a blocked layout,
-    // so reorders from and to channels_last go around it.
+    // about 2x the direct kernel's speed on these layers. It reads and writes a blocked layout:
+    // in a blocked plan that is the activations' own, else reorders from and to channels_last go
+    // around it.
     if (winograd && dt == memory::data_type::f32 && k == 3 && s == 1 && g == 1 && !sum &&
         oh >= kWinogradMinOutputSide && ow >= kWinogradMinOutputSide) {
       const memory::desc src_any({in[0], in[1], in[2], in[3]}, dt, tag::any);
@@ -121,6 +137,10 @@ struct OneDnnResNet::Impl {
         have_winograd = true;
       } catch (const dnnl::error&) {
         // No Winograd kernel here (no AVX-512, or a shape it refuses): the direct one below.
+      }
+      if (have_winograd && src_md == wpd.src_desc() && dst_md == wpd.dst_desc()) {
+        add_conv_step(plan, cw, wpd, src, dst, false);
+        return out;
       }
       if (have_winograd) {
         add_reorder(plan, to_blocked, src, kWinoIn);
@@ -154,6 +174,7 @@ struct OneDnnResNet::Impl {
     dnnl::pooling_forward::primitive_desc pd(desc, user_scratchpad(), eng);
     Step step;
     step.prim = dnnl::pooling_forward(pd);
+    step.kernel = pd.impl_info_str();
     memory src_mem(src_md, eng, nullptr), dst_mem(dst_md, eng, nullptr),
         scratch(pd.scratchpad_desc(), eng, nullptr);
     step.args = {{DNNL_ARG_SRC, src_mem}, {DNNL_ARG_DST, dst_mem}, {DNNL_ARG_SCRATCHPAD, scratch}};
@@ -163,13 +184,18 @@ struct OneDnnResNet::Impl {
 
   // The convolution `pd` as a step from role `src` to role `dst`, its weights reordered once per
   // layout (onednn_weights.h).
+  // In a blocked plan, throws BlockedLayoutRefused (before packing) where oneDNN has only its
+  // reference kernel for `pd`.
   void add_conv_step(Plan& plan, ConvWeights& cw,
                      const dnnl::convolution_forward::primitive_desc& pd, Role src, Role dst,
                      bool sum) {
+    const std::string kernel = pd.impl_info_str();
+    if (plan.blocked && kernel.rfind("ref", 0) == 0) throw BlockedLayoutRefused{};
     memory weights = cw.packed_for(pd.weights_desc(), eng, strm);
 
     Step step;
     step.prim = dnnl::convolution_forward(pd);
+    step.kernel = kernel;
     memory src_mem(pd.src_desc(), eng, nullptr), dst_mem(pd.dst_desc(), eng, nullptr);
     memory scratch(pd.scratchpad_desc(), eng, nullptr);
     step.args = {{DNNL_ARG_SRC, src_mem},
@@ -188,6 +214,7 @@ struct OneDnnResNet::Impl {
     memory from_mem(from_md, eng, nullptr), to_mem(to_md, eng, nullptr);
     Step step;
     step.prim = dnnl::reorder(pd);
+    step.kernel = pd.impl_info_str();
     step.args = {{DNNL_ARG_FROM, from_mem}, {DNNL_ARG_TO, to_mem}};
     step.bindings = {{from_mem, from, false}, {to_mem, to, true}};
     plan.steps.push_back(std::move(step));
@@ -198,7 +225,7 @@ struct OneDnnResNet::Impl {
   void lay_out(Plan& plan, int64_t n, int64_t h, int64_t w) {
     const int after_last = static_cast<int>(plan.steps.size());
     std::vector<BufferUse> uses;
-    uses.push_back({-1, kInput, true, act_md(n, 3, h, w).get_size()});
+    uses.push_back({-1, kInput, true, nhwc_md(n, 3, h, w).get_size()});
     for (size_t i = 0; i < plan.steps.size(); ++i) {
       for (const Binding& b : plan.steps[i].bindings) {
         uses.push_back({static_cast<int>(i), b.role, b.starts, b.mem.get_desc().get_size()});
@@ -217,15 +244,41 @@ struct OneDnnResNet::Impl {
     plan.arena_bytes = layout.bytes;
   }
 
+  // The plan for inputs [n, 3, h, w]: blocked where prefer_blocked and oneDNN has a kernel
+  // better than its reference one for every convolution in that layout, else channels_last.
   Plan make_plan(int64_t n, int64_t h, int64_t w) {
+    if (prefer_blocked) {
+      try {
+        return make_plan_in(true, n, h, w);
+      } catch (const BlockedLayoutRefused&) {
+        // Weights packed for the blocked convolutions so far stay cached (onednn_weights.h).
+      }
+    }
+    return make_plan_in(false, n, h, w);
+  }
+
+  Plan make_plan_in(bool blocked, int64_t n, int64_t h, int64_t w) {
     Plan plan;
     plan.key = {n, h, w};
-    auto dims = add_conv(plan, stem, kInput, {n, 3, h, w}, kShortcut, true, false);
+    plan.blocked = blocked;
+    // The stem reads the channels_last input (3 channels, which nChw16c would pad to 16) and
+    // writes channels_last; a blocked plan turns the max pool's output into its layout.
+    auto dims = add_conv(plan, stem, kInput, {n, 3, h, w}, kShortcut, true, false, true);
 
     // torchvision's maxpool: 3x3, stride 2, padding 1 (padding never wins a max).
     const int64_t ph = (dims[2] + 2 - 3) / 2 + 1, pw = (dims[3] + 2 - 3) / 2 + 1;
-    add_pooling(plan, dnnl::algorithm::pooling_max, act_md(dims[0], dims[1], dims[2], dims[3]),
-                act_md(dims[0], dims[1], ph, pw), {2, 2}, {3, 3}, {1, 1}, kShortcut, kBlockIn);
+    const memory::desc stem_md = nhwc_md(dims[0], dims[1], dims[2], dims[3]);
+    const memory::desc pooled_md = nhwc_md(dims[0], dims[1], ph, pw);
+    const memory::desc block_md = act_md(plan, dims[0], dims[1], ph, pw);
+    if (pooled_md == block_md) {
+      add_pooling(plan, dnnl::algorithm::pooling_max, stem_md, pooled_md, {2, 2}, {3, 3}, {1, 1},
+                  kShortcut, kBlockIn);
+    } else {
+      add_pooling(plan, dnnl::algorithm::pooling_max, stem_md, pooled_md, {2, 2}, {3, 3}, {1, 1},
+                  kShortcut, kTemp1);
+      add_reorder(plan, dnnl::reorder::primitive_desc(eng, pooled_md, eng, block_md), kTemp1,
+                  kBlockIn);
+    }
     dims = {dims[0], dims[1], ph, pw};
 
     // x lives in role `x`; the downsample writes role `d`, and the two swap after such a block.
@@ -255,9 +308,12 @@ struct OneDnnResNet::Impl {
   // an fp32 at::linear goes to OpenBLAS, whose own threads then spin for up to ~0.1 s on the
   // cores the next call's convolutions need (resnet50 batch 1: p90 latency 107 ms -> 35 ms).
   void add_head(Plan& plan, Role x, const std::array<int64_t, 4>& d) {
-    const memory::desc pooled = act_md(d[0], d[1], 1, 1);
-    add_pooling(plan, dnnl::algorithm::pooling_avg_exclude_padding, act_md(d[0], d[1], d[2], d[3]),
-                pooled, {1, 1}, {d[2], d[3]}, {0, 0}, x, kTemp1);
+    add_pooling(plan, dnnl::algorithm::pooling_avg_exclude_padding,
+                act_md(plan, d[0], d[1], d[2], d[3]), act_md(plan, d[0], d[1], 1, 1), {1, 1},
+                {d[2], d[3]}, {0, 0}, x, kTemp1);
+    // The fc reads the pooled [n, c, 1, 1] as channels_last: with one pixel, nChw16c (c a
+    // multiple of 16, prefers_blocked_layout) holds the same bytes in the same order.
+    const memory::desc pooled = nhwc_md(d[0], d[1], 1, 1);
 
     const memory::desc w_any(fc.dims(), dt, tag::any);
     const memory::desc logits({d[0], fc.out_channels}, dt, tag::nc);
@@ -266,6 +322,7 @@ struct OneDnnResNet::Impl {
     dnnl::inner_product_forward::primitive_desc ip_pd(ip, user_scratchpad(), eng);
     Step head;
     head.prim = dnnl::inner_product_forward(ip_pd);
+    head.kernel = ip_pd.impl_info_str();
     memory src(pooled, eng, nullptr), dst(logits, eng, nullptr),
         scratch(ip_pd.scratchpad_desc(), eng, nullptr);
     head.args = {{DNNL_ARG_SRC, src},
@@ -330,6 +387,32 @@ struct OneDnnResNet::Impl {
     fc.release_folded();
   }
 
+  // Whether plans should try nChw16c activations: fp32 bottleneck networks without grouped
+  // convolutions, every channel count after the stem a multiple of 16, on an AVX-512 CPU. There
+  // oneDNN's jit 1x1 and Winograd kernels read that layout natively (no reorders around
+  // Winograd), and resnet50 ran 3-14% faster than in channels_last at batch 1 and 7-10% at 32
+  // (docs/performance.md). Measured otherwise: no gain for basic-block networks (resnet18/34)
+  // or bf16, and grouped 3x3 convolutions (ResNeXt) have only the reference kernel there.
+  bool prefers_blocked_layout() {
+    if (dt != memory::data_type::f32 ||
+        dnnl::get_effective_cpu_isa() < dnnl::cpu_isa::avx512_core) {
+      return false;
+    }
+    bool ok = true;
+    for (const auto& b : blocks) {
+      if (b.convs.size() != 3) ok = false;
+    }
+    bool first = true;  // the stem reads 3 channels
+    for_each_conv([&](const ConvWeights& c) {
+      if (c.folded.groups != 1 || c.out_channels % 16 != 0 ||
+          (!first && c.in_per_group * c.folded.groups % 16 != 0)) {
+        ok = false;
+      }
+      first = false;
+    });
+    return ok;
+  }
+
   // Calls fn on every convolution's weights: the stem, then each block's convs and downsample.
   template <typename Fn>
   void for_each_conv(Fn fn) {
@@ -383,11 +466,23 @@ OneDnnResNet::OneDnnResNet(FoldedResNet folded, torch::ScalarType dtype, bool wi
                     .contiguous();
   head.bias = folded.fc_bias.to(torch::kFloat32).contiguous();
   m.fc = ConvWeights::make(std::move(head), m.eng);
+  m.prefer_blocked = m.prefers_blocked_layout();
 }
 
 OneDnnResNet::~OneDnnResNet() = default;
 
 size_t OneDnnResNet::cached_plans() const { return impl_->plans.size(); }
+
+std::vector<std::string> OneDnnResNet::last_plan_kernels() const {
+  std::vector<std::string> kernels;
+  if (impl_->plans.empty()) return kernels;
+  for (const Step& step : impl_->plans.front().steps) kernels.push_back(step.kernel);
+  return kernels;
+}
+
+bool OneDnnResNet::last_plan_blocked() const {
+  return !impl_->plans.empty() && impl_->plans.front().blocked;
+}
 
 size_t OneDnnResNet::convs_holding_fp32_weights() const {
   size_t n = 0;

@@ -1,8 +1,11 @@
 // Fast-path kernels that call oneDNN directly (candidate (b)), the fast path's default.
 //
-// Every convolution is one oneDNN primitive on NHWC activations with the folded bias, ReLU as an
-// eltwise post-op and the residual add as a sum post-op: the block's last conv writes onto the
-// shortcut's buffer (x itself, or downsample(x)), so a block needs no separate add or copy.
+// Every convolution is one oneDNN primitive with the folded bias, ReLU as an eltwise post-op and
+// the residual add as a sum post-op: the block's last conv writes onto the shortcut's buffer (x
+// itself, or downsample(x)), so a block needs no separate add or copy. Activations are NHWC, or
+// after the stem oneDNN's blocked nChw16c for fp32 bottleneck networks on AVX-512 CPUs, where
+// its 1x1 and Winograd kernels run faster in that layout (measured; see
+// prefers_blocked_layout in the .cpp).
 // Max pooling, the global average pool and the fc head are oneDNN primitives too (an fp32
 // at::linear would call OpenBLAS, whose threads spin after each call on the cores the next
 // convolutions need).
@@ -21,6 +24,8 @@
 #include <torch/torch.h>
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "fastpath/folded_resnet.h"
 #include "models/classifier.h"
@@ -52,6 +57,13 @@ class OneDnnResNet : public models::ImageClassifier {
 
   // Plans currently cached (for tests).
   size_t cached_plans() const;
+
+  // The oneDNN implementation name (e.g. "jit_1x1:avx512_core", "ref:any") of each step of the
+  // most recently used plan, in order; empty before the first forward (for tests).
+  std::vector<std::string> last_plan_kernels() const;
+
+  // Whether the most recently used plan keeps activations in nChw16c (for tests).
+  bool last_plan_blocked() const;
 
   // Convolutions still holding their fp32 OIHW weights (for tests). All of them until the first
   // plan; afterwards only those packed for Winograd alone (onednn_weights.h).
