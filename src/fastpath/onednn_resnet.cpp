@@ -387,17 +387,15 @@ struct OneDnnResNet::Impl {
     fc.release_folded();
   }
 
-  // Whether plans should try nChw16c activations: fp32 bottleneck networks without grouped
+  // Whether plans should try nChw16c activations: bottleneck networks without grouped
   // convolutions, every channel count after the stem a multiple of 16, on an AVX-512 CPU. There
   // oneDNN's jit 1x1 and Winograd kernels read that layout natively (no reorders around
-  // Winograd), and resnet50 ran 3-14% faster than in channels_last at batch 1 and 7-10% at 32
-  // (docs/performance.md). Measured otherwise: no gain for basic-block networks (resnet18/34)
-  // or bf16, and grouped 3x3 convolutions (ResNeXt) have only the reference kernel there.
+  // Winograd): resnet50 fp32 ran 3-14% faster than in channels_last at batch 1 and 6-10% at 32,
+  // bf16 0-5% at both (docs/performance.md). Measured otherwise: no gain for basic-block
+  // networks (resnet18/34), and grouped 3x3 convolutions (ResNeXt) have only the reference
+  // kernel there.
   bool prefers_blocked_layout() {
-    if (dt != memory::data_type::f32 ||
-        dnnl::get_effective_cpu_isa() < dnnl::cpu_isa::avx512_core) {
-      return false;
-    }
+    if (dnnl::get_effective_cpu_isa() < dnnl::cpu_isa::avx512_core) return false;
     bool ok = true;
     for (const auto& b : blocks) {
       if (b.convs.size() != 3) ok = false;

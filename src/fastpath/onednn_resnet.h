@@ -3,7 +3,7 @@
 // Every convolution is one oneDNN primitive with the folded bias, ReLU as an eltwise post-op and
 // the residual add as a sum post-op: the block's last conv writes onto the shortcut's buffer (x
 // itself, or downsample(x)), so a block needs no separate add or copy. Activations are NHWC, or
-// after the stem oneDNN's blocked nChw16c for fp32 bottleneck networks on AVX-512 CPUs, where
+// after the stem oneDNN's blocked nChw16c for bottleneck networks on AVX-512 CPUs, where
 // its 1x1 and Winograd kernels run faster in that layout (measured; see
 // prefers_blocked_layout in the .cpp).
 // Max pooling, the global average pool and the fc head are oneDNN primitives too (an fp32
