@@ -245,13 +245,15 @@ struct OneDnnResNet::Impl {
   }
 
   // The plan for inputs [n, 3, h, w]: blocked where prefer_blocked and oneDNN has a kernel
-  // better than its reference one for every convolution in that layout, else channels_last.
+  // better than its reference one for every primitive in that layout, else channels_last.
+  // Weights packed for a refused blocked plan's convolutions stay cached (onednn_weights.h).
   Plan make_plan(int64_t n, int64_t h, int64_t w) {
     if (prefer_blocked) {
       try {
         return make_plan_in(true, n, h, w);
       } catch (const BlockedLayoutRefused&) {
-        // Weights packed for the blocked convolutions so far stay cached (onednn_weights.h).
+      } catch (const dnnl::error&) {
+        // No implementation at all in nChw16c for some primitive: channels_last decides.
       }
     }
     return make_plan_in(false, n, h, w);
