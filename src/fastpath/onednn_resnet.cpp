@@ -125,27 +125,29 @@ struct OneDnnResNet::Impl {
       const memory::desc src_any({in[0], in[1], in[2], in[3]}, dt, tag::any);
       const memory::desc dst_any({out[0], out[1], out[2], out[3]}, dt, tag::any);
       dnnl::convolution_forward::primitive_desc wpd;
-      dnnl::reorder::primitive_desc to_blocked, from_blocked;
       bool have_winograd = false;
       try {
         dnnl::convolution_forward::desc wd(dnnl::prop_kind::forward_inference,
                                            dnnl::algorithm::convolution_winograd, src_any, w_any,
                                            cw.bias.get_desc(), dst_any, {s, s}, {p, p}, {p, p});
         wpd = dnnl::convolution_forward::primitive_desc(wd, attr, eng);
-        to_blocked = dnnl::reorder::primitive_desc(eng, src_md, eng, wpd.src_desc());
-        from_blocked = dnnl::reorder::primitive_desc(eng, wpd.dst_desc(), eng, dst_md);
         have_winograd = true;
       } catch (const dnnl::error&) {
         // No Winograd kernel here (no AVX-512, or a shape it refuses): the direct one below.
       }
-      if (have_winograd && src_md == wpd.src_desc() && dst_md == wpd.dst_desc()) {
-        add_conv_step(plan, cw, wpd, src, dst, false);
-        return out;
-      }
       if (have_winograd) {
-        add_reorder(plan, to_blocked, src, kWinoIn);
-        add_conv_step(plan, cw, wpd, kWinoIn, kWinoOut, false);
-        add_reorder(plan, from_blocked, kWinoOut, dst);
+        // A reorder on each side whose layout differs from the kernel's.
+        const bool reorder_in = src_md != wpd.src_desc(), reorder_out = dst_md != wpd.dst_desc();
+        if (reorder_in) {
+          add_reorder(plan, dnnl::reorder::primitive_desc(eng, src_md, eng, wpd.src_desc()), src,
+                      kWinoIn);
+        }
+        add_conv_step(plan, cw, wpd, reorder_in ? kWinoIn : src, reorder_out ? kWinoOut : dst,
+                      false);
+        if (reorder_out) {
+          add_reorder(plan, dnnl::reorder::primitive_desc(eng, wpd.dst_desc(), eng, dst_md),
+                      kWinoOut, dst);
+        }
         return out;
       }
     }
@@ -272,13 +274,11 @@ struct OneDnnResNet::Impl {
     const memory::desc stem_md = nhwc_md(dims[0], dims[1], dims[2], dims[3]);
     const memory::desc pooled_md = nhwc_md(dims[0], dims[1], ph, pw);
     const memory::desc block_md = act_md(plan, dims[0], dims[1], ph, pw);
-    if (pooled_md == block_md) {
-      add_pooling(plan, dnnl::algorithm::pooling_max, stem_md, pooled_md, {2, 2}, {3, 3}, {1, 1},
-                  kShortcut, kBlockIn);
-    } else {
-      add_pooling(plan, dnnl::algorithm::pooling_max, stem_md, pooled_md, {2, 2}, {3, 3}, {1, 1},
-                  kShortcut, kTemp1);
-      add_reorder(plan, dnnl::reorder::primitive_desc(eng, pooled_md, eng, block_md), kTemp1,
+    const Role pooled = pooled_md == block_md ? kBlockIn : kTemp1;
+    add_pooling(plan, dnnl::algorithm::pooling_max, stem_md, pooled_md, {2, 2}, {3, 3}, {1, 1},
+                kShortcut, pooled);
+    if (pooled != kBlockIn) {
+      add_reorder(plan, dnnl::reorder::primitive_desc(eng, pooled_md, eng, block_md), pooled,
                   kBlockIn);
     }
     dims = {dims[0], dims[1], ph, pw};
