@@ -333,7 +333,8 @@ TEST(OneDnnResNet, WinogradOffAndOnAgree) {
   direct.winograd = false;
   auto off = build(*model, direct);
   auto on = build(*model, fp32(Kernels::kOneDnn));
-  // 64x64: Winograd in layer1 (16x16 outputs); 2x128x112: layers 1 and 2; 45x37: nowhere.
+  // 64x64: Winograd in layers 1 and 2 (F(2x2, 3x3) on layer2's 8x8 outputs); 2x128x112: layers 1
+  // and 2 (layer3's 8x7 outputs would take F(4x4) tiles: direct); 45x37: nowhere.
   for (const auto& shape :
        std::vector<std::vector<int64_t>>{{1, 3, 64, 64}, {2, 3, 128, 112}, {3, 3, 45, 37}}) {
     const torch::Tensor x = torch::randn(shape);
@@ -344,21 +345,36 @@ TEST(OneDnnResNet, WinogradOffAndOnAgree) {
   }
 }
 
-// Winograd runs only where the output is at least 14x14: at 224x224, resnet50's stride-1 3x3
-// convolutions of layer1 (3), layer2 (3) and layer3 (5), not the two of layer4 (7x7); a conv
+// Winograd's tiles by output size: at 224x224, resnet50's stride-1 3x3 convolutions of layer1
+// (3), layer2 (3) and layer3 (5) take whichever kernel oneDNN picks; the two of layer4 (7x7
+// outputs) only F(2x2, 3x3), which oneDNN 2.6 picks on AVX-512 for one image and not for four
+// (there they stay direct rather than take F(4x4)'s 8x8 tiles); at 448x448 all 13. A conv
 // packed for Winograd alone is the one that keeps its fp32 weights.
-TEST(OneDnnResNet, WinogradOnlyOnOutputsOfAtLeast14) {
+TEST(OneDnnResNet, WinogradTilesByOutputSize) {
   torch::manual_seed(0);
   auto model = models::create_model("resnet50", 10);
   model->eval();
-  for (const auto& [side, winograd_convs] :
-       std::vector<std::pair<int64_t, size_t>>{{224, 11u}, {448, 13u}}) {
+  struct Case {
+    int64_t batch, side;
+    size_t winograd_convs, small_tile_convs;
+  };
+  for (const Case& c : std::vector<Case>{{1, 224, 13u, 2u}, {4, 224, 11u, 0u}, {1, 448, 13u, 0u}}) {
+    const std::string what = std::to_string(c.batch) + "x" + std::to_string(c.side);
     auto fast = std::dynamic_pointer_cast<OneDnnResNet>(build(*model, fp32(Kernels::kOneDnn)));
     ASSERT_TRUE(fast);
-    const torch::Tensor x = torch::randn({1, 3, side, side});
+    const torch::Tensor x = torch::randn({c.batch, 3, c.side, c.side});
     const torch::Tensor y = run(*fast, x);
-    EXPECT_EQ(fast->convs_holding_fp32_weights(), winograd_convs) << side;
-    EXPECT_LE(rel_l2(y, run(*model, x)), 1e-5) << side;
+    EXPECT_EQ(fast->convs_holding_fp32_weights(), c.winograd_convs) << what;
+    EXPECT_LE(rel_l2(y, run(*model, x)), 1e-5) << what;
+    // Where layer4's take Winograd, they are the plan's last Winograd convolutions: F(2x2).
+    std::vector<std::string> winograd;
+    for (const auto& k : fast->last_plan_kernels()) {
+      if (k.rfind("jit_fp32_wino", 0) == 0 || k.rfind("jit_wino", 0) == 0) winograd.push_back(k);
+    }
+    ASSERT_EQ(winograd.size(), c.winograd_convs) << what;
+    for (size_t i = winograd.size() - c.small_tile_convs; i < winograd.size(); ++i) {
+      EXPECT_EQ(winograd[i].rfind("jit_fp32_wino_2x3", 0), 0u) << what << ": " << winograd[i];
+    }
   }
 }
 

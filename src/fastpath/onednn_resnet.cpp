@@ -2,6 +2,7 @@
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <array>
 #include <list>
 #include <oneapi/dnnl/dnnl.hpp>
@@ -21,11 +22,16 @@ namespace {
 using dnnl::memory;
 using tag = memory::format_tag;
 
-// Winograd only for outputs at least this many pixels on each side. Below that (ResNet's layer4
-// at 224x224: 7x7) F(4x4, 3x3) computes 8x8 tiles for 7x7 outputs, and its weights, 4x the
-// size of the plain ones, cost memory and a one-time transform (50 ms for each 512x512 kernel)
-// with no speed to show for it: measured on resnet50 at batch 1 and 32, docs/performance.md.
-constexpr int64_t kWinogradMinOutputSide = 14;
+// Winograd with any of oneDNN's tile sizes for outputs at least kWinogradAnyTileMinSide pixels on
+// each side; between kWinogradSmallTileMinSide and that (ResNet's layer4 at 224x224: 7x7) only
+// with F(2x2, 3x3) tiles (`jit_fp32_wino_2x3`, which oneDNN picks at small batches). There
+// F(4x4, 3x3) would compute 8x8 tiles for 7x7 outputs, and its weights, 4x the size of the plain
+// ones (37 MB for each 512x512 kernel), cost memory and a 50 ms transform with no speed to show
+// for it; F(2x2)'s are 1.8x the plain ones and ran those layers 1.3x faster than the direct
+// kernel at batch 1 (docs/performance.md).
+constexpr int64_t kWinogradAnyTileMinSide = 14;
+constexpr int64_t kWinogradSmallTileMinSide = 7;
+constexpr const char* kWinogradSmallTileKernel = "jit_fp32_wino_2x3";
 
 // Activation buffers by role; a plan's steps name roles, and lay_out_buffers (buffer_arena.h)
 // turns each role's successive values into offsets in one arena, sharing memory between values
@@ -115,13 +121,13 @@ struct OneDnnResNet::Impl {
     if (relu) ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
     dnnl::primitive_attr attr = user_scratchpad();
     attr.set_post_ops(ops);
-    // Winograd F(4x4, 3x3) where it applies (fp32, 3x3, stride 1, no groups, no residual sum,
-    // an output of at least kWinogradMinOutputSide on each side) and this CPU has the kernel:
-    // about 2x the direct kernel's speed on these layers. It reads and writes a blocked layout:
+    // Winograd where it applies (fp32, 3x3, stride 1, no groups, no residual sum, an output
+    // size and tile size as above) and this CPU has the kernel: about 2x the direct kernel's
+    // speed on 14x14 and larger outputs. It reads and writes a blocked layout:
     // in a blocked plan that is the activations' own, else reorders from and to channels_last go
     // around it.
     if (winograd && dt == memory::data_type::f32 && k == 3 && s == 1 && g == 1 && !sum &&
-        oh >= kWinogradMinOutputSide && ow >= kWinogradMinOutputSide) {
+        std::min(oh, ow) >= kWinogradSmallTileMinSide) {
       const memory::desc src_any({in[0], in[1], in[2], in[3]}, dt, tag::any);
       const memory::desc dst_any({out[0], out[1], out[2], out[3]}, dt, tag::any);
       dnnl::convolution_forward::primitive_desc wpd;
@@ -131,7 +137,8 @@ struct OneDnnResNet::Impl {
                                            dnnl::algorithm::convolution_winograd, src_any, w_any,
                                            cw.bias.get_desc(), dst_any, {s, s}, {p, p}, {p, p});
         wpd = dnnl::convolution_forward::primitive_desc(wd, attr, eng);
-        have_winograd = true;
+        have_winograd = std::min(oh, ow) >= kWinogradAnyTileMinSide ||
+                        std::string(wpd.impl_info_str()).rfind(kWinogradSmallTileKernel, 0) == 0;
       } catch (const dnnl::error&) {
         // No Winograd kernel here (no AVX-512, or a shape it refuses): the direct one below.
       }
