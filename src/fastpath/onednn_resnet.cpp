@@ -27,7 +27,7 @@ using tag = memory::format_tag;
 // with F(2x2, 3x3) tiles (`jit_fp32_wino_2x3`, which oneDNN picks at small batches). There
 // F(4x4, 3x3) would compute 8x8 tiles for 7x7 outputs, and its weights, 4x the size of the plain
 // ones (37 MB for each 512x512 kernel), cost memory and a 50 ms transform with no speed to show
-// for it; F(2x2)'s are 1.8x the plain ones and ran those layers 1.3x faster than the direct
+// for it; F(2x2)'s are 1.8x the plain ones and ran those layers 1.35-1.45x as fast as the direct
 // kernel at batch 1 (docs/performance.md).
 constexpr int64_t kWinogradAnyTileMinSide = 14;
 constexpr int64_t kWinogradSmallTileMinSide = 7;
