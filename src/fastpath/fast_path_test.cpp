@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -61,6 +62,17 @@ std::shared_ptr<models::ImageClassifier> fixture_model(const std::string& arch) 
 double rel_l2(const torch::Tensor& y, const torch::Tensor& ref) {
   const auto r = ref.to(torch::kFloat64);
   return (y.to(torch::kFloat64) - r).norm().item<double>() / r.norm().item<double>();
+}
+
+// Whether `s` begins with `prefix`.
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
+
+// Whether `kernel` (a plan step's oneDNN implementation name) is one of oneDNN's fp32 Winograd
+// kernels: F(2x2, 3x3) "jit_fp32_wino_2x3" or F(4x4, 3x3) "jit_wino_4x3".
+bool is_winograd_kernel(const std::string& kernel) {
+  return starts_with(kernel, "jit_fp32_wino") || starts_with(kernel, "jit_wino");
 }
 
 torch::Tensor top5(const torch::Tensor& logits) {
@@ -354,11 +366,15 @@ TEST(OneDnnResNet, WinogradTilesByOutputSize) {
   torch::manual_seed(0);
   auto model = models::create_model("resnet50", 10);
   model->eval();
+  // Winograd convolutions in plan order: the first large_tile_convs (outputs of at least 28x28)
+  // are F(4x4), the last small_tile_convs (layer4's 7x7 at small batches) F(2x2); those between
+  // are oneDNN's pick.
   struct Case {
     int64_t batch, side;
-    size_t winograd_convs, small_tile_convs;
+    size_t winograd_convs, large_tile_convs, small_tile_convs;
   };
-  for (const Case& c : std::vector<Case>{{1, 224, 13u, 2u}, {4, 224, 11u, 0u}, {1, 448, 13u, 0u}}) {
+  for (const Case& c :
+       std::vector<Case>{{1, 224, 13u, 6u, 2u}, {4, 224, 11u, 6u, 0u}, {1, 448, 13u, 11u, 0u}}) {
     const std::string what = std::to_string(c.batch) + "x" + std::to_string(c.side);
     auto fast = std::dynamic_pointer_cast<OneDnnResNet>(build(*model, fp32(Kernels::kOneDnn)));
     ASSERT_TRUE(fast);
@@ -366,14 +382,18 @@ TEST(OneDnnResNet, WinogradTilesByOutputSize) {
     const torch::Tensor y = run(*fast, x);
     EXPECT_EQ(fast->convs_holding_fp32_weights(), c.winograd_convs) << what;
     EXPECT_LE(rel_l2(y, run(*model, x)), 1e-5) << what;
-    // Where layer4's take Winograd, they are the plan's last Winograd convolutions: F(2x2).
     std::vector<std::string> winograd;
     for (const auto& k : fast->last_plan_kernels()) {
-      if (k.rfind("jit_fp32_wino", 0) == 0 || k.rfind("jit_wino", 0) == 0) winograd.push_back(k);
+      if (is_winograd_kernel(k)) winograd.push_back(k);
     }
     ASSERT_EQ(winograd.size(), c.winograd_convs) << what;
+    for (size_t i = 0; i < c.large_tile_convs; ++i) {
+      EXPECT_TRUE(starts_with(winograd[i], "jit_wino_4x3"))
+          << what << ": " << i << " " << winograd[i];
+    }
     for (size_t i = winograd.size() - c.small_tile_convs; i < winograd.size(); ++i) {
-      EXPECT_EQ(winograd[i].rfind("jit_fp32_wino_2x3", 0), 0u) << what << ": " << winograd[i];
+      EXPECT_TRUE(starts_with(winograd[i], "jit_fp32_wino_2x3"))
+          << what << ": " << i << " " << winograd[i];
     }
   }
 }
@@ -385,11 +405,6 @@ TEST(OneDnnResNet, WinogradTilesByOutputSize) {
 TEST(OneDnnResNet, BlockedLayoutOnlyForBottlenecksWithoutGroups) {
   const bool avx512 = dnnl::get_effective_cpu_isa() >= dnnl::cpu_isa::avx512_core;
   torch::manual_seed(0);
-  auto count = [](const std::vector<std::string>& kernels, const std::string& prefix) {
-    size_t n = 0;
-    for (const auto& k : kernels) n += k.rfind(prefix, 0) == 0 ? 1 : 0;
-    return n;
-  };
   auto resnet50 = models::create_model("resnet50", 10);
   resnet50->eval();
   auto fast = std::dynamic_pointer_cast<OneDnnResNet>(build(*resnet50, fp32(Kernels::kOneDnn)));
@@ -400,7 +415,7 @@ TEST(OneDnnResNet, BlockedLayoutOnlyForBottlenecksWithoutGroups) {
   const auto kernels = fast->last_plan_kernels();
   EXPECT_EQ(fast->last_plan_blocked(), avx512);
   if (avx512) {
-    EXPECT_EQ(count(kernels, "jit_fp32_wino") + count(kernels, "jit_wino"), 3u);
+    EXPECT_EQ(std::count_if(kernels.begin(), kernels.end(), is_winograd_kernel), 3);
     EXPECT_EQ(kernels.size(), 1u + 1u + 1u + 16u * 3u + 4u + 2u);  // stem, pool, reorder, ...
   }
   for (const auto& shape : std::vector<std::vector<int64_t>>{
@@ -430,7 +445,11 @@ TEST(OneDnnResNet, BlockedLayoutOnlyForBottlenecksWithoutGroups) {
         continue;
       }
       EXPECT_EQ(other->last_plan_blocked(), blocked) << what;
-      EXPECT_EQ(count(other->last_plan_kernels(), "ref"), 0u) << what;
+      const auto kernels = other->last_plan_kernels();
+      EXPECT_EQ(std::count_if(kernels.begin(), kernels.end(),
+                              [](const std::string& k) { return starts_with(k, "ref"); }),
+                0)
+          << what;
     }
   }
 }

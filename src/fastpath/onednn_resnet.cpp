@@ -22,16 +22,27 @@ namespace {
 using dnnl::memory;
 using tag = memory::format_tag;
 
-// Winograd with any of oneDNN's tile sizes for outputs at least kWinogradAnyTileMinSide pixels on
-// each side; between kWinogradSmallTileMinSide and that (ResNet's layer4 at 224x224: 7x7) only
-// with F(2x2, 3x3) tiles (`jit_fp32_wino_2x3`, which oneDNN picks at small batches). There
-// F(4x4, 3x3) would compute 8x8 tiles for 7x7 outputs, and its weights, 4x the size of the plain
-// ones (37 MB for each 512x512 kernel), cost memory and a 50 ms transform with no speed to show
-// for it; F(2x2)'s are 1.8x the plain ones and ran those layers 1.35-1.45x as fast as the direct
-// kernel at batch 1 (docs/performance.md).
+// Winograd's tile size by the output's smaller side:
+// - at least kWinogradLargeTileMinSide (ResNet's layer1 and layer2 at 224x224): F(4x4, 3x3)
+//   (`jit_wino_4x3`) wherever oneDNN has it. At batches 1 and 2 oneDNN's own first pick for 56x56
+//   outputs is F(2x2, 3x3); F(4x4) ran those convolutions 24% faster at batch 2 and ~5% at batch
+//   1 (docs/performance.md).
+// - from kWinogradAnyTileMinSide: whichever tiles oneDNN picks (at 14x14, batch 1: F(2x2),
+//   measured as fast as F(4x4)).
+// - from kWinogradSmallTileMinSide (ResNet's layer4 at 224x224: 7x7): only with F(2x2)
+//   (`jit_fp32_wino_2x3`, which oneDNN picks at small batches). There F(4x4) would compute 8x8
+//   tiles for 7x7 outputs, and its weights, 4x the size of the plain ones (37 MB for each 512x512
+//   kernel), cost memory and a 50 ms transform with no speed to show for it; F(2x2)'s are 1.8x
+//   the plain ones and ran those layers 1.35-1.45x as fast as the direct kernel at batch 1.
+constexpr int64_t kWinogradLargeTileMinSide = 28;
 constexpr int64_t kWinogradAnyTileMinSide = 14;
 constexpr int64_t kWinogradSmallTileMinSide = 7;
 constexpr const char* kWinogradSmallTileKernel = "jit_fp32_wino_2x3";
+
+// Whether `pd` is oneDNN's F(2x2, 3x3) Winograd kernel.
+bool is_small_tile_winograd(const dnnl::convolution_forward::primitive_desc& pd) {
+  return std::string(pd.impl_info_str()).rfind(kWinogradSmallTileKernel, 0) == 0;
+}
 
 // Activation buffers by role; a plan's steps name roles, and lay_out_buffers (buffer_arena.h)
 // turns each role's successive values into offsets in one arena, sharing memory between values
@@ -75,7 +86,7 @@ struct OneDnnResNet::Impl {
   memory::data_type dt;
   bool winograd = false;
   bool prefer_blocked = false;  // plans try the blocked layout first (prefers_blocked_layout)
-  int64_t max_batch = 0;  // 0: whole batches; else the most images one forward runs at once
+  int64_t max_batch = 0;        // 0: whole batches; else the most images one forward runs at once
   ConvWeights stem;
   struct Block {
     std::vector<ConvWeights> convs;
@@ -137,8 +148,18 @@ struct OneDnnResNet::Impl {
                                            dnnl::algorithm::convolution_winograd, src_any, w_any,
                                            cw.bias.get_desc(), dst_any, {s, s}, {p, p}, {p, p});
         wpd = dnnl::convolution_forward::primitive_desc(wd, attr, eng);
-        have_winograd = std::min(oh, ow) >= kWinogradAnyTileMinSide ||
-                        std::string(wpd.impl_info_str()).rfind(kWinogradSmallTileKernel, 0) == 0;
+        const int64_t side = std::min(oh, ow);
+        if (side >= kWinogradLargeTileMinSide && is_small_tile_winograd(wpd)) {
+          // oneDNN's next Winograd implementation that is not F(2x2), if it has one.
+          dnnl::convolution_forward::primitive_desc larger(wd, attr, eng);
+          while (larger.next_impl()) {
+            if (!is_small_tile_winograd(larger)) {
+              wpd = larger;
+              break;
+            }
+          }
+        }
+        have_winograd = side >= kWinogradAnyTileMinSide || is_small_tile_winograd(wpd);
       } catch (const dnnl::error&) {
         // No Winograd kernel here (no AVX-512, or a shape it refuses): the direct one below.
       }

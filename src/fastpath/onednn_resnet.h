@@ -37,10 +37,12 @@ class OneDnnResNet : public models::ImageClassifier {
   static constexpr size_t kMaxPlans = 8;
 
   // `dtype`: kFloat32 or kBFloat16 (weights and activations; biases and BN folding stay fp32).
-  // `winograd`: fp32 3x3 stride-1 convolutions without a residual sum use oneDNN's Winograd
-  // F(4x4, 3x3) kernel where this CPU has one (AVX-512), behind reorders from and to
-  // channels_last: fewer multiplications, logits within fp32 rounding of the direct kernel's
-  // (fast_path_test bounds the difference); the direct kernel otherwise.
+  // `winograd`: fp32 3x3 stride-1 convolutions without a residual sum and with outputs of at
+  // least 7x7 use one of oneDNN's Winograd kernels (F(4x4, 3x3) or F(2x2, 3x3) tiles, chosen by
+  // output size in the .cpp) where this CPU has one (AVX-512), in the blocked layout those
+  // kernels read (with reorders around them in a channels_last plan): fewer multiplications,
+  // logits within fp32 rounding of the direct kernel's (fast_path_test bounds the difference);
+  // the direct kernel otherwise.
   // `max_batch`: 0 runs every batch whole; N > 0 runs a larger batch as consecutive slices of
   // at most N images, which bounds the activation arena (and the plans cached) by N images
   // whatever the batch size. Each image's logits do not depend on the others in its batch.
