@@ -8,7 +8,9 @@
 
 namespace ptinfer::engine {
 
-// Cores this process may run on (sched_getaffinity), at least 1.
+// Cores this process may run on, at least 1: the CPUs in OpenMP's places where OMP_PLACES or
+// OMP_PROC_BIND set them (libgomp has then already bound this thread to one place), else the
+// process's affinity mask (sched_getaffinity: taskset, cpusets).
 int usable_cores();
 
 // Sets LibTorch's intra-op threads to `requested` or, when unset, usable_cores(). Returns the

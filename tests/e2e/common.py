@@ -31,10 +31,15 @@ def scratch_dir(owner, prefix):
 
 
 def run_ptinfer(args, env=None, check=True, timeout=600):
-    """Runs ptinfer with args; returns the CompletedProcess (text stdout/stderr)."""
+    """Runs ptinfer with args and the environment updated by env (a value of None removes that
+    variable); returns the CompletedProcess (text stdout/stderr)."""
     full_env = dict(os.environ)
     full_env.setdefault("PTINFER_LOG_DIR", os.path.join(tempfile.gettempdir(), "ptinfer-test-logs"))
-    full_env.update(env or {})
+    for key, value in (env or {}).items():
+        if value is None:
+            full_env.pop(key, None)
+        else:
+            full_env[key] = value
     proc = subprocess.run([PTINFER] + list(args), capture_output=True, text=True, env=full_env,
                           timeout=timeout)
     if check and proc.returncode != 0:

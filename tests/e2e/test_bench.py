@@ -27,6 +27,19 @@ class Bench(unittest.TestCase):
         self.assertEqual(result["threads"], 1)
         self.assertIn("resnet18 batch 3:", proc.stdout)
 
+    def test_default_threads_are_the_usable_cores_with_omp_binding_too(self):
+        # libgomp binds the initial thread to one CPU before main when OMP_PROC_BIND is set; the
+        # default thread count must still be the CPUs this process may use.
+        cores = len(os.sched_getaffinity(0))
+        tmp = common.scratch_dir(self, "ptinfer_bench_threads_")
+        for env in [{}, {"OMP_PROC_BIND": "true"}, {"OMP_PLACES": "cores"}]:
+            out = os.path.join(tmp, "bench.json")
+            common.run_ptinfer(["bench", "-a", "resnet18", "-b", "1", "--iters", "1", "--warmup",
+                                "0", "--crop-size", "32", "--json", out],
+                               env=dict(env, OMP_NUM_THREADS=None, PTINFER_NUM_THREADS=None))
+            with open(out) as f:
+                self.assertEqual(json.load(f)["threads"], cores, env)
+
     def test_bad_values_are_errors(self):
         for args, needle in [(["-b", "0"], "--batch-size must be >= 1"),
                              (["--iters", "0"], "--iters must be >= 1"),
