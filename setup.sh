@@ -96,10 +96,12 @@ with_scratch_tmpdir() {
   return $status
 }
 
+# Tests run $JOBS at a time (the machine's cores); the ones whose assertions involve wall-clock
+# timeouts are RUN_SERIAL in tests/CMakeLists.txt, so contention cannot fail them.
 run_tests() {
   echo "== testing"
   cd "$BUILD_DIR"
-  with_scratch_tmpdir check ctest --output-on-failure -j 1
+  with_scratch_tmpdir check ctest --output-on-failure -j "$JOBS"
 }
 
 # Sanitizer settings for our code: stop at the first report (halt_on_error) with exit code 86,
@@ -148,7 +150,7 @@ sanitize() {
   [ "$scope" = all ] && filter=()
   echo "== testing ($scope) under the sanitizers (reports: $logs)"
   (sanitizer_env "$logs" && cd "$SANITIZE_DIR" &&
-   with_scratch_tmpdir check ctest --output-on-failure -j 1 "${filter[@]}") ||
+   with_scratch_tmpdir check ctest --output-on-failure -j "$JOBS" "${filter[@]}") ||
     status=$?
   check_sanitizer_logs "$logs" || status=1
   return $status
