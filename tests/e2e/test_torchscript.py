@@ -70,13 +70,18 @@ class TorchScript(unittest.TestCase):
 
     def expect_probabilities(self, result, probs, tol):
         """Every class's probability (all classes are asked for, so ties cannot reorder what
-        is compared) equals PyTorch's within `tol`, and the top-1 class is PyTorch's."""
+        is compared) equals PyTorch's within `tol`, and the top-1 class is PyTorch's, or one
+        whose PyTorch probability is within 2 * tol of PyTorch's top-1 (a tie at this
+        precision: seen once with bf16, where the two top classes were 1e-4 apart)."""
         for r, p in zip(result, probs):
             got = {t["index"]: t["score"] for t in r["topk"]}
             self.assertEqual(sorted(got), list(range(len(p))), r["path"])
             for i, s in enumerate(p.tolist()):
                 self.assertAlmostEqual(got[i], s, delta=tol, msg="%s class %d" % (r["path"], i))
-            self.assertEqual(r["topk"][0]["index"], int(p.argmax()), r["path"])
+            top = r["topk"][0]["index"]
+            self.assertGreaterEqual(float(p[top]), float(p.max()) - 2 * tol,
+                                    "%s: top-1 %d, PyTorch's %d" % (r["path"], top,
+                                                                    int(p.argmax())))
 
     def test_predict_equals_pytorch_eager_for_scripted_and_traced_models(self):
         for model, archive in ((self.mobilenet, self.mobilenet_pt),
