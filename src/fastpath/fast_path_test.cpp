@@ -511,6 +511,31 @@ TEST(OneDnnResNet, ShapesLayoutsAndPlanCache) {
   EXPECT_TRUE(torch::equal(run(*fast, xt), y));
 }
 
+// The first forward runs on heap weights; the next moves them into huge pages first and gives
+// the same logits; what a later plan (a new shape) packs moves before the forward after it.
+TEST(OneDnnResNet, WeightsMoveToHugePagesAfterTheFirstForward) {
+  torch::manual_seed(0);
+  auto model = models::create_model("resnet50", 10);
+  model->eval();
+  auto fast = std::dynamic_pointer_cast<OneDnnResNet>(build(*model, fp32(Kernels::kOneDnn)));
+  ASSERT_TRUE(fast);
+  const torch::Tensor x = torch::randn({1, 3, 64, 64});
+  const torch::Tensor first = run(*fast, x);
+  EXPECT_EQ(fast->huge_page_weight_bytes(), 0u);
+  EXPECT_TRUE(torch::equal(run(*fast, x), first));
+  const size_t moved = fast->huge_page_weight_bytes();
+  // resnet50's parameters alone are 23.5M floats (10 classes); Winograd's copies are larger.
+  EXPECT_GT(moved, size_t{23'500'000} * 4);
+  EXPECT_TRUE(torch::equal(run(*fast, x), first));
+  EXPECT_EQ(fast->huge_page_weight_bytes(), moved);
+  const torch::Tensor y = torch::randn({2, 3, 64, 64});
+  const torch::Tensor y_plain = run(*model, y);
+  EXPECT_LE(rel_l2(run(*fast, y), y_plain), 1e-5);
+  EXPECT_LE(rel_l2(run(*fast, y), y_plain), 1e-5);
+  EXPECT_GE(fast->huge_page_weight_bytes(), moved);
+  EXPECT_TRUE(torch::equal(run(*fast, x), first));
+}
+
 // oneDNN is loaded once: our calls and LibTorch's go to the same libdnnl.so.2.
 TEST(OneDnnResNet, OneOneDnnLibraryInTheProcess) {
   torch::manual_seed(0);

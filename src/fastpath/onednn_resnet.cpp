@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "fastpath/buffer_arena.h"
 #include "fastpath/input_check.h"
+#include "fastpath/mapped_memory.h"
 #include "fastpath/onednn_weights.h"
 
 namespace ptinfer::fastpath {
@@ -87,6 +88,10 @@ struct OneDnnResNet::Impl {
   bool winograd = false;
   bool prefer_blocked = false;  // plans try the blocked layout first (prefers_blocked_layout)
   int64_t max_batch = 0;        // 0: whole batches; else the most images one forward runs at once
+  // Huge-page memory holding the packed weights of earlier forwards (move_weights_to_huge_pages);
+  // declared before the weights, so it outlives every memory object pointing into it.
+  std::vector<std::unique_ptr<MappedMemory>> weight_regions;
+  bool weights_to_move = false;  // a plan was built since the last move
   ConvWeights stem;
   struct Block {
     std::vector<ConvWeights> convs;
@@ -382,6 +387,7 @@ struct OneDnnResNet::Impl {
     }
     if (plans.size() > kMaxPlans) plans.pop_back();
     release_folded_weights();
+    weights_to_move = true;
     Plan& plan = plans.front();
     const auto bytes = static_cast<int64_t>(plan.arena_bytes);
     if (!arena.defined() || arena.numel() < bytes) {
@@ -409,6 +415,24 @@ struct OneDnnResNet::Impl {
   }
 
   void* arena_at(size_t offset) const { return static_cast<uint8_t*>(arena.data_ptr()) + offset; }
+
+  // Moves the packed weights still on the heap into one new huge-page region (mapped_memory.h),
+  // handing the heap pages back as they are copied, so that the peak memory grows by a few MB
+  // at most. Called before a forward, never during the first one: faulting huge pages in is
+  // the slow part, and the first prediction should not wait for it. Without the region (the
+  // kernel refused it) the weights stay where they are.
+  void move_weights_to_huge_pages() {
+    weights_to_move = false;
+    size_t bytes = fc.bytes_to_move();
+    for_each_conv([&bytes](const ConvWeights& c) { bytes += c.bytes_to_move(); });
+    if (bytes == 0) return;
+    std::unique_ptr<MappedMemory> region = MappedMemory::huge_pages(bytes);
+    if (!region) return;
+    uint8_t* at = region->data();
+    for_each_conv([&at](ConvWeights& c) { at = c.move_into(at); });
+    fc.move_into(at);
+    weight_regions.push_back(std::move(region));
+  }
 
   // Drops each conv's fp32 OIHW weights where a packed copy can stand in for them (about the
   // model's size in memory).
@@ -512,6 +536,12 @@ bool OneDnnResNet::last_plan_blocked() const {
   return !impl_->plans.empty() && impl_->plans.front().blocked;
 }
 
+size_t OneDnnResNet::huge_page_weight_bytes() const {
+  size_t bytes = 0;
+  for (const auto& region : impl_->weight_regions) bytes += region->size();
+  return bytes;
+}
+
 size_t OneDnnResNet::convs_holding_fp32_weights() const {
   size_t n = 0;
   impl_->for_each_conv([&n](const ConvWeights& c) { n += c.folded.weight.defined() ? 1 : 0; });
@@ -527,6 +557,7 @@ torch::Tensor OneDnnResNet::forward(torch::Tensor x) {
   // on every call).
   at::internal::lazy_init_num_threads();
   Impl& m = *impl_;
+  if (m.weights_to_move) m.move_weights_to_huge_pages();
   const int64_t n = x.size(0);
   if (m.max_batch == 0 || n <= m.max_batch) return m.run(x);
   // Consecutive slices of max_batch images (the last one shorter), each written into its rows.

@@ -15,6 +15,10 @@
 // primitive picked (shared between plans that pick the same layout; the fp32 copy they came from
 // is then dropped where a packed one can stand in for it), scratchpad owned by us.
 // Activations live in one arena, reused across layers (buffer_arena.h) and calls; it only grows.
+// Packed weights start in small pages; each forward first moves those packed by earlier forwards
+// into one region of transparent huge pages (mapped_memory.h): the first prediction does not
+// wait for the slower huge-page faults, later forwards stream their weights through fewer TLB
+// entries (resnet50 batch 1: about 3% faster, docs/performance.md).
 //
 // The oneDNN used is the system's libdnnl.so.2, the same library Debian's LibTorch links, so
 // one copy is loaded (fast_path_test checks it). Threads: oneDNN runs on OpenMP like LibTorch and
@@ -66,6 +70,9 @@ class OneDnnResNet : public models::ImageClassifier {
 
   // Whether the most recently used plan keeps activations in nChw16c (for tests).
   bool last_plan_blocked() const;
+
+  // Bytes of packed weights moved into huge-page regions so far (for tests).
+  size_t huge_page_weight_bytes() const;
 
   // Convolutions still holding their fp32 OIHW weights (for tests). All of them until the first
   // plan; afterwards only those packed for Winograd alone (onednn_weights.h).

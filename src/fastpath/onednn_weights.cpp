@@ -1,5 +1,8 @@
 #include "fastpath/onednn_weights.h"
 
+#include <cstdlib>
+#include <string>
+
 #include "common/error.h"
 
 namespace ptinfer::fastpath {
@@ -11,7 +14,14 @@ using tag = memory::format_tag;
 // Layouts a reorder can read back: plain and blocked ones, not Winograd's.
 bool readable(const memory::desc& md) { return md.data.format_kind == dnnl_blocked; }
 
+size_t aligned_size(const memory::desc& md) {
+  const size_t a = ConvWeights::kMoveAlignment;
+  return (md.get_size() + a - 1) / a * a;
+}
+
 }  // namespace
+
+void FreeWithStdFree::operator()(uint8_t* p) const { std::free(p); }
 
 ConvWeights ConvWeights::make(FoldedConv c, const dnnl::engine& eng) {
   ConvWeights w;
@@ -33,22 +43,48 @@ memory::dims ConvWeights::dims() const {
 memory ConvWeights::packed_for(const memory::desc& md, const dnnl::engine& eng,
                                dnnl::stream& strm) {
   for (const auto& entry : packed) {
-    if (entry.first == md) return entry.second;
+    if (entry.desc == md) return entry.mem;
   }
   memory user = plain(eng, strm);
-  memory weights(md, eng);
+  std::unique_ptr<uint8_t, FreeWithStdFree> heap(
+      static_cast<uint8_t*>(std::aligned_alloc(kMoveAlignment, aligned_size(md))));
+  if (!heap) {
+    throw Error(ErrorKind::kUnsupported, "fast path: no memory for " +
+                                             std::to_string(md.get_size()) +
+                                             " bytes of packed weights");
+  }
+  memory weights(md, eng, heap.get());
   dnnl::reorder(user, weights).execute(strm, user, weights);
   strm.wait();
-  packed.emplace_back(md, weights);
+  packed.push_back({md, weights, std::move(heap)});
   return weights;
+}
+
+size_t ConvWeights::bytes_to_move() const {
+  size_t bytes = 0;
+  for (const auto& entry : packed) {
+    if (entry.heap) bytes += aligned_size(entry.desc);
+  }
+  return bytes;
+}
+
+uint8_t* ConvWeights::move_into(uint8_t* at) {
+  for (auto& entry : packed) {
+    if (!entry.heap) continue;
+    copy_releasing_source(at, entry.heap.get(), entry.desc.get_size());
+    entry.mem.set_data_handle(at);
+    entry.heap.reset();
+    at += aligned_size(entry.desc);
+  }
+  return at;
 }
 
 memory ConvWeights::plain(const dnnl::engine& eng, dnnl::stream& strm) const {
   const memory::desc md(dims(), memory::data_type::f32, folded.groups == 1 ? tag::oihw : tag::goihw);
   if (folded.weight.defined()) return memory(md, eng, folded.weight.data_ptr());
   for (const auto& entry : packed) {
-    if (!readable(entry.first)) continue;
-    memory src = entry.second, out(md, eng);
+    if (!readable(entry.desc)) continue;
+    memory src = entry.mem, out(md, eng);
     dnnl::reorder(src, out).execute(strm, src, out);
     strm.wait();
     return out;
@@ -60,7 +96,7 @@ memory ConvWeights::plain(const dnnl::engine& eng, dnnl::stream& strm) const {
 bool ConvWeights::release_folded() {
   if (!folded.weight.defined()) return true;
   for (const auto& entry : packed) {
-    if (readable(entry.first)) {
+    if (readable(entry.desc)) {
       folded.weight = torch::Tensor();
       return true;
     }

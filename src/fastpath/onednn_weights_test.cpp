@@ -76,6 +76,38 @@ TEST_P(ConvWeightsTest, ReleasedWeightsAreReadBackExactlyFromABlockedCopy) {
 
 INSTANTIATE_TEST_SUITE_P(Groups, ConvWeightsTest, ::testing::Values(1, 4));
 
+// Moved copies keep their values and their memory objects (now pointing into the new memory);
+// a layout packed afterwards is on the heap again, and only it moves next time.
+TEST(ConvWeights, MoveIntoKeepsValuesAndMemoryObjects) {
+  dnnl::engine eng{dnnl::engine::kind::cpu, 0};
+  dnnl::stream strm{eng};
+  ConvWeights w = ConvWeights::make(random_conv(32, 16, 3, 1), eng);
+  const memory::dims dims = w.dims();
+  const torch::Tensor original = w.folded.weight.clone();
+  EXPECT_EQ(w.bytes_to_move(), 0u);
+  const memory::desc blocked(dims, memory::data_type::f32, tag::OIhw16i16o);
+  const memory::desc bf16(dims, memory::data_type::bf16, tag::oihw);
+  memory a = w.packed_for(blocked, eng, strm), b = w.packed_for(bf16, eng, strm);
+  const size_t bytes = w.bytes_to_move();
+  EXPECT_EQ(bytes, (blocked.get_size() + 63) / 64 * 64 + (bf16.get_size() + 63) / 64 * 64);
+
+  auto region = MappedMemory::huge_pages(bytes);
+  ASSERT_NE(region, nullptr);
+  EXPECT_EQ(w.move_into(region->data()), region->data() + bytes);
+  EXPECT_EQ(w.bytes_to_move(), 0u);
+  EXPECT_EQ(a.get_data_handle(), region->data()) << "the same memory object, moved";
+  EXPECT_EQ(w.packed_for(blocked, eng, strm).get_data_handle(), region->data());
+  EXPECT_TRUE(torch::equal(read_back(a, dims, 1, eng, strm), original));
+  EXPECT_TRUE(torch::equal(read_back(b, dims, 1, eng, strm),
+                           original.to(torch::kBFloat16).to(torch::kFloat32)));
+
+  ASSERT_TRUE(w.release_folded());
+  const memory::desc other(dims, memory::data_type::f32, tag::OIhw8i8o);
+  memory c = w.packed_for(other, eng, strm);  // reordered from the moved blocked copy
+  EXPECT_TRUE(torch::equal(read_back(c, dims, 1, eng, strm), original));
+  EXPECT_EQ(w.bytes_to_move(), (other.get_size() + 63) / 64 * 64);
+}
+
 TEST(ConvWeights, AWinogradOnlyCopyKeepsTheFp32Weights) {
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
   dnnl::stream strm{eng};
