@@ -92,6 +92,19 @@ FastPathOptions fp32(Kernels kernels) {
   return o;
 }
 
+// torchvision's `arch` with 10 classes, random weights from seed 0, in eval mode.
+std::shared_ptr<models::ImageClassifier> seeded_eval_model(const std::string& arch) {
+  torch::manual_seed(0);
+  auto model = models::create_model(arch, 10);
+  model->eval();
+  return model;
+}
+
+// The fp32 oneDNN fast path of `model` (null if it has none).
+std::shared_ptr<OneDnnResNet> onednn_fp32(const models::ImageClassifier& model) {
+  return std::dynamic_pointer_cast<OneDnnResNet>(build(model, fp32(Kernels::kOneDnn)));
+}
+
 class FastPathParity : public ::testing::TestWithParam<std::string> {};
 
 // fp32: oneDNN fast path vs torchvision at two sizes and batch sizes 1, 3 and 32 (the first rows
@@ -227,9 +240,7 @@ TEST(FoldBatchNorm, RejectsDilatedConv) {
 }
 
 TEST(FastPath, UnsupportedCasesKeepThePlainModule) {
-  torch::manual_seed(0);
-  auto model = models::create_model("resnet18", 10);
-  model->eval();
+  auto model = seeded_eval_model("resnet18");
   FastPathOptions o;
   EXPECT_EQ(unsupported_reason(*model, o), "");
   o.amp.level = amp::OptLevel::kO1;
@@ -307,9 +318,7 @@ TEST(FastPath, MaxBatchEnvironmentVariable) {
 // A batch above max_batch runs as slices: its logits are, bit for bit, those of the slices run
 // one by one, and only the slices' shapes get plans. max_batch 0 runs it whole.
 TEST(OneDnnResNet, MaxBatchRunsSlices) {
-  torch::manual_seed(0);
-  auto model = models::create_model("resnet18", 10);
-  model->eval();
+  auto model = seeded_eval_model("resnet18");
   FastPathOptions sliced_options = fp32(Kernels::kOneDnn);
   sliced_options.max_batch = 4;
   auto sliced = std::dynamic_pointer_cast<OneDnnResNet>(build(*model, sliced_options));
@@ -338,9 +347,7 @@ TEST(OneDnnResNet, MaxBatchRunsSlices) {
 // The direct kernels (winograd off) against the module too, and against the Winograd run: the
 // two differ only by fp32 rounding.
 TEST(OneDnnResNet, WinogradOffAndOnAgree) {
-  torch::manual_seed(0);
-  auto model = models::create_model("resnet50", 10);
-  model->eval();
+  auto model = seeded_eval_model("resnet50");
   FastPathOptions direct = fp32(Kernels::kOneDnn);
   direct.winograd = false;
   auto off = build(*model, direct);
@@ -363,9 +370,7 @@ TEST(OneDnnResNet, WinogradOffAndOnAgree) {
 // (there they stay direct rather than take F(4x4)'s 8x8 tiles); at 448x448 all 13. A conv
 // packed for Winograd alone is the one that keeps its fp32 weights.
 TEST(OneDnnResNet, WinogradTilesByOutputSize) {
-  torch::manual_seed(0);
-  auto model = models::create_model("resnet50", 10);
-  model->eval();
+  auto model = seeded_eval_model("resnet50");
   // Winograd convolutions in plan order: the first large_tile_convs (outputs of at least 28x28)
   // are F(4x4), the last small_tile_convs (layer4's 7x7 at small batches) F(2x2); those between
   // are oneDNN's pick.
@@ -376,7 +381,7 @@ TEST(OneDnnResNet, WinogradTilesByOutputSize) {
   for (const Case& c :
        std::vector<Case>{{1, 224, 13u, 6u, 2u}, {4, 224, 11u, 6u, 0u}, {1, 448, 13u, 11u, 0u}}) {
     const std::string what = std::to_string(c.batch) + "x" + std::to_string(c.side);
-    auto fast = std::dynamic_pointer_cast<OneDnnResNet>(build(*model, fp32(Kernels::kOneDnn)));
+    auto fast = onednn_fp32(*model);
     ASSERT_TRUE(fast);
     const torch::Tensor x = torch::randn({c.batch, 3, c.side, c.side});
     const torch::Tensor y = run(*fast, x);
@@ -404,10 +409,8 @@ TEST(OneDnnResNet, WinogradTilesByOutputSize) {
 // channels_last.
 TEST(OneDnnResNet, BlockedLayoutOnlyForBottlenecksWithoutGroups) {
   const bool avx512 = dnnl::get_effective_cpu_isa() >= dnnl::cpu_isa::avx512_core;
-  torch::manual_seed(0);
-  auto resnet50 = models::create_model("resnet50", 10);
-  resnet50->eval();
-  auto fast = std::dynamic_pointer_cast<OneDnnResNet>(build(*resnet50, fp32(Kernels::kOneDnn)));
+  auto resnet50 = seeded_eval_model("resnet50");
+  auto fast = onednn_fp32(*resnet50);
   ASSERT_TRUE(fast);
   // 64x64: layer1's three 3x3 convolutions (16x16 outputs) go through Winograd.
   const torch::Tensor x = torch::randn({2, 3, 64, 64});
@@ -455,9 +458,7 @@ TEST(OneDnnResNet, BlockedLayoutOnlyForBottlenecksWithoutGroups) {
 }
 
 TEST(FastPath, RejectsBadInputs) {
-  torch::manual_seed(0);
-  auto model = models::create_model("resnet18", 10);
-  model->eval();
+  auto model = seeded_eval_model("resnet18");
   for (Kernels k : {Kernels::kOneDnn, Kernels::kTorch}) {
     auto fast = build(*model, fp32(k));
     try {
@@ -474,10 +475,8 @@ TEST(FastPath, RejectsBadInputs) {
 
 // Odd and tiny shapes, non-contiguous inputs, and the plan cache's bound and reuse.
 TEST(OneDnnResNet, ShapesLayoutsAndPlanCache) {
-  torch::manual_seed(0);
-  auto model = models::create_model("resnet18", 10);
-  model->eval();
-  auto fast = std::dynamic_pointer_cast<OneDnnResNet>(build(*model, fp32(Kernels::kOneDnn)));
+  auto model = seeded_eval_model("resnet18");
+  auto fast = onednn_fp32(*model);
   ASSERT_TRUE(fast);
   FastPathOptions direct = fp32(Kernels::kOneDnn);
   direct.winograd = false;
@@ -514,10 +513,8 @@ TEST(OneDnnResNet, ShapesLayoutsAndPlanCache) {
 // The first forward runs on heap weights; the next moves them into huge pages first and gives
 // the same logits; what a later plan (a new shape) packs moves before the forward after it.
 TEST(OneDnnResNet, WeightsMoveToHugePagesAfterTheFirstForward) {
-  torch::manual_seed(0);
-  auto model = models::create_model("resnet50", 10);
-  model->eval();
-  auto fast = std::dynamic_pointer_cast<OneDnnResNet>(build(*model, fp32(Kernels::kOneDnn)));
+  auto model = seeded_eval_model("resnet50");
+  auto fast = onednn_fp32(*model);
   ASSERT_TRUE(fast);
   const torch::Tensor x = torch::randn({1, 3, 64, 64});
   const torch::Tensor first = run(*fast, x);
@@ -538,9 +535,7 @@ TEST(OneDnnResNet, WeightsMoveToHugePagesAfterTheFirstForward) {
 
 // oneDNN is loaded once: our calls and LibTorch's go to the same libdnnl.so.2.
 TEST(OneDnnResNet, OneOneDnnLibraryInTheProcess) {
-  torch::manual_seed(0);
-  auto model = models::create_model("resnet18", 10);
-  model->eval();
+  auto model = seeded_eval_model("resnet18");
   auto fast = build(*model, fp32(Kernels::kOneDnn));
   const torch::Tensor x =
       torch::randn({1, 3, 32, 32}).contiguous(torch::MemoryFormat::ChannelsLast);
