@@ -11,14 +11,48 @@ namespace {
 
 namespace nn = torch::nn;
 
-// torchvision's conv3x3 / conv1x1 helpers (dilation 1): no bias, padding keeps the size.
-nn::Conv2d conv3x3(int64_t in, int64_t out, int64_t stride = 1, int64_t groups = 1) {
-  return nn::Conv2d(
-      nn::Conv2dOptions(in, out, 3).stride(stride).padding(1).groups(groups).bias(false));
+// Gives the registered parameter `param` the shape `sizes`, filled with zeros, keeping the tensor
+// object that its module's parameter list holds.
+void reshape_parameter(torch::Tensor& param, at::IntArrayRef sizes) {
+  torch::NoGradGuard no_grad;
+  param.set_(torch::zeros(sizes));
 }
 
-nn::Conv2d conv1x1(int64_t in, int64_t out, int64_t stride = 1) {
-  return nn::Conv2d(nn::Conv2dOptions(in, out, 1).stride(stride).bias(false));
+// nn::Conv2d(options). With Init::kSkip (a strict load overwrites every parameter next) the
+// module skips LibTorch's own kaiming_uniform_ fill, a serial random draw of every weight
+// (~0.08 s for resnet50): it is built with `groups` channels in and out, then given the real
+// channel counts and zero-filled parameters of the real shapes.
+nn::Conv2d make_conv(const nn::Conv2dOptions& options, Init init) {
+  if (init != Init::kSkip) return nn::Conv2d(options);
+  nn::Conv2dOptions small = options;
+  small.in_channels(options.groups()).out_channels(options.groups());
+  nn::Conv2d conv(small);
+  conv->options.in_channels(options.in_channels()).out_channels(options.out_channels());
+  const auto& k = *options.kernel_size();
+  reshape_parameter(conv->weight,
+                    {options.out_channels(), options.in_channels() / options.groups(), k[0], k[1]});
+  if (options.bias()) reshape_parameter(conv->bias, {options.out_channels()});
+  return conv;
+}
+
+// nn::Linear(options), with Init::kSkip as make_conv: zero-filled instead of kaiming_uniform_.
+nn::Linear make_linear(const nn::LinearOptions& options, Init init) {
+  if (init != Init::kSkip) return nn::Linear(options);
+  nn::Linear linear(nn::LinearOptions(1, 1).bias(options.bias()));
+  linear->options = options;
+  reshape_parameter(linear->weight, {options.out_features(), options.in_features()});
+  if (options.bias()) reshape_parameter(linear->bias, {options.out_features()});
+  return linear;
+}
+
+// torchvision's conv3x3 / conv1x1 helpers (dilation 1): no bias, padding keeps the size.
+nn::Conv2d conv3x3(int64_t in, int64_t out, Init init, int64_t stride = 1, int64_t groups = 1) {
+  return make_conv(
+      nn::Conv2dOptions(in, out, 3).stride(stride).padding(1).groups(groups).bias(false), init);
+}
+
+nn::Conv2d conv1x1(int64_t in, int64_t out, Init init, int64_t stride = 1) {
+  return make_conv(nn::Conv2dOptions(in, out, 1).stride(stride).bias(false), init);
 }
 
 // nn.BatchNorm2d's defaults, spelled out because they decide the eval-mode arithmetic.
@@ -49,14 +83,15 @@ std::shared_ptr<ResNet> make(BlockKind block, std::array<int64_t, 4> layers, int
 }  // namespace
 
 BasicBlock::BasicBlock(int64_t inplanes, int64_t planes, int64_t stride,
-                       torch::nn::Sequential downsample, int64_t groups, int64_t base_width) {
+                       torch::nn::Sequential downsample, int64_t groups, int64_t base_width,
+                       Init init) {
   check_option(groups == 1 && base_width == 64,
                "BasicBlock only supports groups=1 and width_per_group=64");
   // Registration order = torchvision's attribute order = state_dict order.
-  conv1_ = register_module("conv1", conv3x3(inplanes, planes, stride));
+  conv1_ = register_module("conv1", conv3x3(inplanes, planes, init, stride));
   bn1_ = register_module("bn1", batch_norm(planes));
   relu_ = register_module("relu", nn::ReLU(nn::ReLUOptions(true)));
-  conv2_ = register_module("conv2", conv3x3(planes, planes));
+  conv2_ = register_module("conv2", conv3x3(planes, planes, init));
   bn2_ = register_module("bn2", batch_norm(planes));
   if (downsample) downsample_ = register_module("downsample", std::move(downsample));
 }
@@ -70,18 +105,19 @@ torch::Tensor BasicBlock::forward(torch::Tensor x) {
 }
 
 Bottleneck::Bottleneck(int64_t inplanes, int64_t planes, int64_t stride,
-                       torch::nn::Sequential downsample, int64_t groups, int64_t base_width) {
+                       torch::nn::Sequential downsample, int64_t groups, int64_t base_width,
+                       Init init) {
   // Python computes int(planes * (base_width / 64.0)) * groups: a float product, truncated.
   const auto width =
       static_cast<int64_t>(static_cast<double>(planes) * (static_cast<double>(base_width) / 64.0)) *
       groups;
   check_option(width >= 1, "Bottleneck width is 0 (width_per_group too small)");
-  conv1_ = register_module("conv1", conv1x1(inplanes, width));
+  conv1_ = register_module("conv1", conv1x1(inplanes, width, init));
   bn1_ = register_module("bn1", batch_norm(width));
   // V1.5: the stride sits on the 3x3 conv, not on conv1.
-  conv2_ = register_module("conv2", conv3x3(width, width, stride, groups));
+  conv2_ = register_module("conv2", conv3x3(width, width, init, stride, groups));
   bn2_ = register_module("bn2", batch_norm(width));
-  conv3_ = register_module("conv3", conv1x1(width, planes * kExpansion));
+  conv3_ = register_module("conv3", conv1x1(width, planes * kExpansion, init));
   bn3_ = register_module("bn3", batch_norm(planes * kExpansion));
   relu_ = register_module("relu", nn::ReLU(nn::ReLUOptions(true)));
   if (downsample) downsample_ = register_module("downsample", std::move(downsample));
@@ -112,7 +148,8 @@ ResNet::ResNet(const ResNetOptions& options) : options_(options) {
       options.block == BlockKind::kBasic ? BasicBlock::kExpansion : Bottleneck::kExpansion;
 
   conv1_ = register_module(
-      "conv1", nn::Conv2d(nn::Conv2dOptions(3, 64, 7).stride(2).padding(3).bias(false)));
+      "conv1",
+      make_conv(nn::Conv2dOptions(3, 64, 7).stride(2).padding(3).bias(false), options.init));
   bn1_ = register_module("bn1", batch_norm(64));
   relu_ = register_module("relu", nn::ReLU(nn::ReLUOptions(true)));
   maxpool_ =
@@ -122,7 +159,8 @@ ResNet::ResNet(const ResNetOptions& options) : options_(options) {
   layer3_ = register_module("layer3", make_layer(256, options.layers[2], 2));
   layer4_ = register_module("layer4", make_layer(512, options.layers[3], 2));
   avgpool_ = register_module("avgpool", nn::AdaptiveAvgPool2d(nn::AdaptiveAvgPool2dOptions(1)));
-  fc_ = register_module("fc", nn::Linear(512 * expansion, options.num_classes));
+  fc_ = register_module(
+      "fc", make_linear(nn::LinearOptions(512 * expansion, options.num_classes), options.init));
 
   if (options.init == Init::kSkip) return;
   // torchvision's initialisation; fc keeps nn.Linear's default (LibTorch's is the same scheme).
@@ -152,7 +190,8 @@ torch::nn::Sequential ResNet::make_layer(int64_t planes, int64_t blocks, int64_t
   const int64_t out_planes = planes * (basic ? BasicBlock::kExpansion : Bottleneck::kExpansion);
   nn::Sequential downsample{nullptr};
   if (stride != 1 || inplanes_ != out_planes) {
-    downsample = nn::Sequential(conv1x1(inplanes_, out_planes, stride), batch_norm(out_planes));
+    downsample = nn::Sequential(conv1x1(inplanes_, out_planes, options_.init, stride),
+                                batch_norm(out_planes));
   }
   nn::Sequential layer;
   for (int64_t i = 0; i < blocks; ++i) {
@@ -162,11 +201,11 @@ torch::nn::Sequential ResNet::make_layer(int64_t planes, int64_t blocks, int64_t
     if (basic) {
       layer->push_back(std::make_shared<BasicBlock>(inplanes_, planes, block_stride,
                                                     block_downsample, options_.groups,
-                                                    options_.width_per_group));
+                                                    options_.width_per_group, options_.init));
     } else {
       layer->push_back(std::make_shared<Bottleneck>(inplanes_, planes, block_stride,
                                                     block_downsample, options_.groups,
-                                                    options_.width_per_group));
+                                                    options_.width_per_group, options_.init));
     }
     inplanes_ = out_planes;
   }

@@ -179,22 +179,48 @@ TEST(ResNet, InitialisationFollowsTorchvision) {
   EXPECT_LE(params["fc.weight"].abs().max().item<double>(), 1.0 / std::sqrt(2048.0));
 }
 
-// Init::kSkip leaves LibTorch's Conv2d default (kaiming_uniform_ with a = sqrt(5): uniform within
-// 1/sqrt(fan_in)) in place of torchvision's kaiming_normal_(fan_out), whose std is smaller here.
-TEST(ResNet, SkippedInitialisationKeepsLibTorchDefaults) {
-  torch::manual_seed(0);
-  auto model = resnet50(10, false, Init::kSkip);
-  auto params = model->named_parameters();
-  const torch::Tensor w = params["layer3.0.conv2.weight"];  // [256, 256, 3, 3], fan_in 2304
-  const double bound = 1.0 / std::sqrt(256.0 * 9.0);
-  const double uniform_std = bound / std::sqrt(3.0);
-  EXPECT_LE(w.abs().max().item<double>(), bound);
-  EXPECT_NEAR(w.std().item<double>(), uniform_std, 0.02 * uniform_std);
-  EXPECT_GT(std::abs(uniform_std - std::sqrt(2.0 / (256.0 * 9.0))), 0.2 * uniform_std);
-  // The registry passes it through.
-  auto skipped = create_model("resnet18", 10, Init::kSkip);
-  const torch::Tensor w18 = skipped->named_parameters()["layer1.0.conv1.weight"];  // fan_in 576
-  EXPECT_LE(w18.abs().max().item<double>(), 1.0 / std::sqrt(576.0));
+// Init::kSkip builds the same modules as torchvision's initialisation (every module's options,
+// parameter names, shapes and requires_grad) with convolution and fc parameters at zero and
+// BatchNorm at LibTorch's defaults (weight 1, bias 0); given the initialised model's state, it
+// computes the same logits bit for bit.
+TEST(ResNet, SkippedInitialisationBuildsTheSameModulesWithZeros) {
+  for (const char* arch : {"resnet18", "resnext50_32x4d"}) {
+    torch::manual_seed(0);
+    auto reference = create_model(arch, 10);
+    auto skipped = create_model(arch, 10, Init::kSkip);
+    std::ostringstream printed_reference, printed_skipped;
+    printed_reference << *reference;
+    printed_skipped << *skipped;
+    EXPECT_EQ(printed_reference.str(), printed_skipped.str()) << arch;
+    const auto reference_params = reference->named_parameters();
+    const auto params = skipped->named_parameters();
+    ASSERT_EQ(reference_params.size(), params.size()) << arch;
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < params.size(); ++i) {
+      const std::string& key = params[i].key();
+      ASSERT_EQ(key, reference_params[i].key()) << arch;
+      EXPECT_EQ(params[i].value().sizes(), reference_params[i].value().sizes()) << arch << " " << key;
+      EXPECT_TRUE(params[i].value().requires_grad()) << arch << " " << key;
+    }
+    for (const auto& module : skipped->modules(/*include_self=*/false)) {
+      if (const auto* bn = module->as<torch::nn::BatchNorm2d>()) {
+        EXPECT_TRUE(torch::all(bn->weight == 1).item<bool>() && torch::all(bn->bias == 0).item<bool>());
+      } else if (const auto* conv = module->as<torch::nn::Conv2d>()) {
+        EXPECT_TRUE(torch::all(conv->weight == 0).item<bool>()) << arch << " " << *conv;
+      } else if (const auto* fc = module->as<torch::nn::Linear>()) {
+        EXPECT_TRUE(torch::all(fc->weight == 0).item<bool>() && torch::all(fc->bias == 0).item<bool>());
+      }
+    }
+    for (size_t i = 0; i < params.size(); ++i) params[i].value().copy_(reference_params[i].value());
+    const auto reference_buffers = reference->named_buffers();
+    const auto buffers = skipped->named_buffers();
+    ASSERT_EQ(reference_buffers.size(), buffers.size()) << arch;
+    for (size_t i = 0; i < buffers.size(); ++i) buffers[i].value().copy_(reference_buffers[i].value());
+    reference->eval();
+    skipped->eval();
+    const torch::Tensor x = torch::randn({2, 3, 64, 64});
+    EXPECT_TRUE(torch::equal(reference->forward(x), skipped->forward(x))) << arch;
+  }
 }
 
 TEST(ResNet, ZeroInitResidualZeroesTheLastBnOfEachBlock) {
