@@ -100,7 +100,9 @@ def generate(args):
         while todo:
             moving = todo.pop()
             for earlier in libraries[:position[moving]]:
-                if earlier not in front and earlier not in group and strong[earlier] & strong[moving]:
+                if earlier in front or earlier in group:
+                    continue
+                if strong[earlier] & strong[moving]:
                     group.add(earlier)
                     todo.append(earlier)
         return group
@@ -111,10 +113,11 @@ def generate(args):
             group = closure(lib, front)
             if len(front | group) <= args.max_libs:
                 front |= group
-    new_scope = [scope[0]] + [l for l in libraries if l in front] + [l for l in libraries if l not in front]
-    print("# Libraries ptinfer lists first (cmake/startup_link_order.cmake), in this order. Made by")
-    print("# tools/startup_link_order.py generate build/ptinfer_default_link_order; the test")
-    print("# startup_link_order checks it. Mean scope depth per binding:")
+    new_scope = ([scope[0]] + [lib for lib in libraries if lib in front]
+                 + [lib for lib in libraries if lib not in front])
+    print("# Libraries ptinfer lists first (cmake/startup_link_order.cmake), in this order.")
+    print("# Made by tools/startup_link_order.py generate build/ptinfer_default_link_order;")
+    print("# the test startup_link_order checks it. Mean scope depth per binding:")
     print(f"# {mean_scope_depth(scope, bindings):.1f} in the default order, "
           f"{mean_scope_depth(new_scope, bindings):.1f} with these {len(front)} first "
           f"({len(bindings)} bindings).")
@@ -136,8 +139,9 @@ def check(args):
         failures.append(f"libraries differ: only in ptinfer {sorted(set(scope) - set(ref_scope))}, "
                         f"only in the reference {sorted(set(ref_scope) - set(scope))}")
     if set(bindings) != set(ref_bindings):
-        failures.append(f"{len(set(bindings) ^ set(ref_bindings))} (object, symbol) pairs are bound "
-                        f"in one binary only, e.g. {sorted(set(bindings) ^ set(ref_bindings))[:3]}")
+        only_one = sorted(set(bindings) ^ set(ref_bindings))
+        failures.append(f"{len(only_one)} (object, symbol) pairs are bound in one binary only, "
+                        f"e.g. {only_one[:3]}")
     weak = {}
     moved = 0
     for key in sorted(set(bindings) & set(ref_bindings)):
