@@ -29,8 +29,8 @@ ConvWeights ConvWeights::make(FoldedConv c, const dnnl::engine& eng) {
   w.out_channels = w.folded.out_channels();
   w.in_per_group = w.folded.weight.size(1);
   w.kernel = w.folded.kernel();
-  w.bias = memory({{w.out_channels}, memory::data_type::f32, tag::x}, eng,
-                  w.folded.bias.data_ptr());
+  w.bias =
+      memory({{w.out_channels}, memory::data_type::f32, tag::x}, eng, w.folded.bias.data_ptr());
   return w;
 }
 
@@ -45,13 +45,18 @@ memory ConvWeights::packed_for(const memory::desc& md, const dnnl::engine& eng,
   for (const auto& entry : packed) {
     if (entry.desc == md) return entry.mem;
   }
-  memory user = plain(eng, strm);
+  memory plain_weights = plain(eng, strm);  // owns the buffer when read back
+  // The same elements under md's dims (an fc's [O, I] for OIHW [O, I, 1, 1]).
+  memory user = plain_weights.get_desc().dims() == md.dims()
+                    ? plain_weights
+                    : memory(plain_weights.get_desc().reshape(md.dims()), eng,
+                             plain_weights.get_data_handle());
   std::unique_ptr<uint8_t, FreeWithStdFree> heap(
       static_cast<uint8_t*>(std::aligned_alloc(kMoveAlignment, aligned_size(md))));
   if (!heap) {
-    throw Error(ErrorKind::kUnsupported, "fast path: no memory for " +
-                                             std::to_string(md.get_size()) +
-                                             " bytes of packed weights");
+    throw Error(
+        ErrorKind::kUnsupported,
+        "fast path: no memory for " + std::to_string(md.get_size()) + " bytes of packed weights");
   }
   memory weights(md, eng, heap.get());
   dnnl::reorder(user, weights).execute(strm, user, weights);
@@ -80,12 +85,17 @@ uint8_t* ConvWeights::move_into(uint8_t* at) {
 }
 
 memory ConvWeights::plain(const dnnl::engine& eng, dnnl::stream& strm) const {
-  const memory::desc md(dims(), memory::data_type::f32, folded.groups == 1 ? tag::oihw : tag::goihw);
+  const memory::desc md(dims(), memory::data_type::f32,
+                        folded.groups == 1 ? tag::oihw : tag::goihw);
   if (folded.weight.defined()) return memory(md, eng, folded.weight.data_ptr());
   for (const auto& entry : packed) {
     if (!readable(entry.desc)) continue;
     memory src = entry.mem, out(md, eng);
-    dnnl::reorder(src, out).execute(strm, src, out);
+    // A copy under other dims (an fc's [O, I]) is read into the same elements of `out`.
+    memory view = entry.desc.dims() == md.dims()
+                      ? out
+                      : memory(md.reshape(entry.desc.dims()), eng, out.get_data_handle());
+    dnnl::reorder(src, view).execute(strm, src, view);
     strm.wait();
     return out;
   }

@@ -47,7 +47,8 @@ struct ConvWeights {
   // The weights' logical dims: OIHW, or GOIHW with groups.
   dnnl::memory::dims dims() const;
 
-  // The copy in layout `md` (any data type), reordered on first request and kept.
+  // The copy in layout `md` (any data type), reordered on first request and kept. `md` may give
+  // the same elements fewer dims: an fc's [O, I] for OIHW [O, I, 1, 1].
   // Throws Error(kInternal) if the fp32 weights were released and no blocked copy exists, and
   // Error(kUnsupported) when there is no memory for a new copy.
   dnnl::memory packed_for(const dnnl::memory::desc& md, const dnnl::engine& eng,

@@ -66,8 +66,8 @@ TEST_P(ConvWeightsTest, ReleasedWeightsAreReadBackExactlyFromABlockedCopy) {
   // A layout asked for after the release: fp32 in another blocking, and bf16.
   const memory::desc other(dims, memory::data_type::f32,
                            groups == 1 ? tag::OIhw8i8o : tag::gOIhw8i8o);
-  EXPECT_TRUE(torch::equal(read_back(w.packed_for(other, eng, strm), dims, groups, eng, strm),
-                           original));
+  EXPECT_TRUE(
+      torch::equal(read_back(w.packed_for(other, eng, strm), dims, groups, eng, strm), original));
   const memory::desc bf16(dims, memory::data_type::bf16, groups == 1 ? tag::oihw : tag::goihw);
   const torch::Tensor widened = read_back(w.packed_for(bf16, eng, strm), dims, groups, eng, strm);
   EXPECT_TRUE(torch::equal(widened, original.to(torch::kBFloat16).to(torch::kFloat32)));
@@ -127,6 +127,34 @@ TEST(ConvWeights, AWinogradOnlyCopyKeepsTheFp32Weights) {
   const memory::desc blocked(w.dims(), memory::data_type::f32, tag::OIhw16i16o);
   w.packed_for(blocked, eng, strm);
   EXPECT_TRUE(w.release_folded());
+}
+
+// An fc's weights [O, I, 1, 1] packed under two dims [O, I] (the inner product's layout), read
+// back exactly into OIHW once the fp32 tensor is released, and packed from there again under
+// two dims and under four.
+TEST(ConvWeights, AnFcsCopyUnderTwoDimsIsPackedAndReadBackExactly) {
+  dnnl::engine eng{dnnl::engine::kind::cpu, 0};
+  dnnl::stream strm{eng};
+  ConvWeights w = ConvWeights::make(random_conv(40, 64, 1, 1), eng);
+  const torch::Tensor original = w.folded.weight.clone();
+  const memory::dims matrix = {40, 64};
+  const torch::Tensor as_matrix = original.reshape({40, 64});
+  const auto read_matrix = [&](memory mem) {
+    memory out({matrix, memory::data_type::f32, tag::ab}, eng);
+    dnnl::reorder(mem, out).execute(strm, mem, out);
+    strm.wait();
+    return torch::from_blob(out.get_data_handle(), {40, 64}, torch::kFloat32).clone();
+  };
+  const memory::desc blocked(matrix, memory::data_type::f32, tag::BA16a64b);
+  EXPECT_TRUE(torch::equal(read_matrix(w.packed_for(blocked, eng, strm)), as_matrix));
+  ASSERT_TRUE(w.release_folded());
+  EXPECT_FALSE(w.folded.weight.defined());
+  EXPECT_TRUE(torch::equal(read_back(w.plain(eng, strm), w.dims(), 1, eng, strm), original));
+  const memory::desc other(matrix, memory::data_type::f32, tag::BA16a16b);
+  EXPECT_TRUE(torch::equal(read_matrix(w.packed_for(other, eng, strm)), as_matrix));
+  const memory::desc four_dims(w.dims(), memory::data_type::f32, tag::OIhw16i16o);
+  EXPECT_TRUE(torch::equal(read_back(w.packed_for(four_dims, eng, strm), w.dims(), 1, eng, strm),
+                           original));
 }
 
 TEST(ConvWeights, PlainWithoutAnyCopyIsAnInternalError) {

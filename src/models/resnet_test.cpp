@@ -199,23 +199,27 @@ TEST(ResNet, SkippedInitialisationBuildsTheSameModulesWithZeros) {
     for (size_t i = 0; i < params.size(); ++i) {
       const std::string& key = params[i].key();
       ASSERT_EQ(key, reference_params[i].key()) << arch;
-      EXPECT_EQ(params[i].value().sizes(), reference_params[i].value().sizes()) << arch << " " << key;
+      EXPECT_EQ(params[i].value().sizes(), reference_params[i].value().sizes())
+          << arch << " " << key;
       EXPECT_TRUE(params[i].value().requires_grad()) << arch << " " << key;
     }
     for (const auto& module : skipped->modules(/*include_self=*/false)) {
       if (const auto* bn = module->as<torch::nn::BatchNorm2d>()) {
-        EXPECT_TRUE(torch::all(bn->weight == 1).item<bool>() && torch::all(bn->bias == 0).item<bool>());
+        EXPECT_TRUE(torch::all(bn->weight == 1).item<bool>() &&
+                    torch::all(bn->bias == 0).item<bool>());
       } else if (const auto* conv = module->as<torch::nn::Conv2d>()) {
         EXPECT_TRUE(torch::all(conv->weight == 0).item<bool>()) << arch << " " << *conv;
       } else if (const auto* fc = module->as<torch::nn::Linear>()) {
-        EXPECT_TRUE(torch::all(fc->weight == 0).item<bool>() && torch::all(fc->bias == 0).item<bool>());
+        EXPECT_TRUE(torch::all(fc->weight == 0).item<bool>() &&
+                    torch::all(fc->bias == 0).item<bool>());
       }
     }
     for (size_t i = 0; i < params.size(); ++i) params[i].value().copy_(reference_params[i].value());
     const auto reference_buffers = reference->named_buffers();
     const auto buffers = skipped->named_buffers();
     ASSERT_EQ(reference_buffers.size(), buffers.size()) << arch;
-    for (size_t i = 0; i < buffers.size(); ++i) buffers[i].value().copy_(reference_buffers[i].value());
+    for (size_t i = 0; i < buffers.size(); ++i)
+      buffers[i].value().copy_(reference_buffers[i].value());
     reference->eval();
     skipped->eval();
     const torch::Tensor x = torch::randn({2, 3, 64, 64});
