@@ -349,7 +349,7 @@ struct OneDnnResNet::Impl {
     // The fc reads the pooled [n, c, 1, 1] as a plain [n, c] matrix: with one pixel, nhwc and
     // nChw16c (c a multiple of 16, prefers_blocked_layout) hold the same bytes in that order.
     // Two dims, not four: oneDNN then runs the fc on brgemm instead of its gemm, whose first
-    // call spends ~35 ms generating kernels (the first prediction waits for it) and whose bf16
+    // call generates kernels for ~30 ms more (the first prediction waits for it) and whose bf16
     // fc took 0.137 against 0.078 ms at batch 8 (docs/performance.md).
     const memory::desc pooled({d[0], d[1]}, dt, tag::nc);
     const memory::desc w_any({fc.out_channels, fc.in_per_group}, dt, tag::any);
