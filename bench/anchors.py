@@ -16,7 +16,9 @@ number of intra-op threads (default: the cores this process may use) and is time
 --warmup untimed calls per batch size, then calls until at least --iters calls and --seconds
 seconds; img/s = batch * calls / timed seconds. Each (round, path) is a fresh process; rounds go
 round-robin over the paths (the order rotated each round) and the table shows the median over
-rounds. In the first round every anchor also computes logits for one fixed input, compared with
+rounds; with more than one round a second table gives ptinfer / each path within each round (the
+two ran minutes apart at most, so the spread shows how far the host's noise moves one ratio). In
+the first round every anchor also computes logits for one fixed input, compared with
 PyTorch eager's (max abs diff, relative L2, top-1 agreement), so that the comparison is fair.
 
 The ceiling: bench/silicon_peak (built beside ptinfer, build/bench/silicon_peak) measures this
@@ -331,6 +333,13 @@ def main():
                   for b in a.batch_sizes}
               for n in names if REFERENCE[meta[n]["precision"]] in median}
 
+    # The same ratio within each round: the two runs sat next to each other in time, so the
+    # host's slow spells move both; its spread says how much one run's ratio can be trusted.
+    round_ratios = {n: {b: [ref[b] / x[b] for ref, x in
+                            zip(per_round[REFERENCE[meta[n]["precision"]]], per_round[n])]
+                        for b in a.batch_sizes}
+                    for n in names if REFERENCE[meta[n]["precision"]] in median}
+
     print("\n%s %dx%d, %d intra-op threads, median of %d rounds (%.0f s); load average %.1f at "
           "start, %.1f at end" % (a.arch, a.image_size, a.image_size, a.threads, a.rounds,
                                  time.time() - started, loadavg_start[0], os.getloadavg()[0]))
@@ -356,6 +365,14 @@ def main():
     print("(ptinfer / this: img/s of `ptinfer bench` in the same precision (fp32: %s, bf16: %s)"
           " divided by this row's; %% of peak: GFLOP/s done over the silicon ceiling of its "
           "precision)" % (REFERENCE["fp32"], REFERENCE["bf16"]))
+    if a.rounds > 1:
+        print("\nptinfer / this within each round (rounds in order):")
+        print("| path | " + " | ".join("bs %d" % b for b in a.batch_sizes) + " |")
+        print("|---" * (len(a.batch_sizes) + 1) + "|")
+        for n in names:
+            if n in round_ratios and n != REFERENCE[meta[n]["precision"]]:
+                print("| %s | %s |" % (meta[n]["label"], " | ".join(
+                    ", ".join(fmt(v) for v in round_ratios[n][b]) for b in a.batch_sizes)))
 
     if a.json:
         doc = {
@@ -371,6 +388,8 @@ def main():
                       for n in names},
             "ratio_reference": REFERENCE,
             "ratios": {n: {str(b): v for b, v in row.items()} for n, row in ratios.items()},
+            "round_ratios": {n: {str(b): v for b, v in row.items()}
+                             for n, row in round_ratios.items()},
             "checks": checks, "skipped": skipped,
             "gflop_per_image": gflop, "silicon": silicon, "silicon_peak_gflops": peak,
             "percent_of_peak": {n: {str(b): v for b, v in row.items()} for n, row in share.items()},

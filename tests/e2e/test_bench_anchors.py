@@ -1,10 +1,11 @@
-"""bench/anchors.py in a tiny mode (resnet18 at 32x32, one round, one timed call per batch size):
+"""bench/anchors.py in a tiny mode (resnet18 at 32x32, two rounds, one timed call per batch size):
 every path runs and reports sane JSON, the ratios are computed from the medians, and the anchors'
 logits agree with PyTorch eager. The ONNX Runtime path needs bench/node/node_modules (npm install
 --ignore-scripts); without it the run must say why it skipped it. (Speed itself is not asserted.)"""
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,7 +30,7 @@ class BenchAnchors(unittest.TestCase):
         work = common.scratch_dir(cls, "ptinfer_anchors_")
         out = os.path.join(work, "anchors.json")
         cls.proc = run_anchors(["--arch", "resnet18", "--image-size", "32", "--batch-sizes",
-                                ",".join(map(str, BATCHES)), "--rounds", "1", "--warmup", "0",
+                                ",".join(map(str, BATCHES)), "--rounds", "2", "--warmup", "0",
                                 "--iters", "1", "--seconds", "0", "--threads", "1", "--work",
                                 work, "--json", out])
         if cls.proc.returncode != 0:
@@ -58,11 +59,11 @@ class BenchAnchors(unittest.TestCase):
         self.assertEqual(r["threads"], 1)
         for name, p in r["paths"].items():
             self.assertEqual(sorted(p["images_per_second"]), sorted(str(b) for b in BATCHES))
-            self.assertEqual(len(p["rounds"]), 1, name)
+            self.assertEqual(len(p["rounds"]), 2, name)
             for b in BATCHES:
                 ips = p["images_per_second"][str(b)]
                 self.assertTrue(math.isfinite(ips) and ips > 0, (name, b, ips))
-                self.assertEqual(ips, p["rounds"][0][str(b)])  # median of one round
+                self.assertAlmostEqual(ips, statistics.median(x[str(b)] for x in p["rounds"]))
             self.assertGreater(p["peak_rss_mib"], 10, name)
             self.assertEqual(p["threads"], 1, name)  # what the path itself reported using
             self.assertIn(p["precision"], ["fp32", "bf16"])
@@ -77,6 +78,19 @@ class BenchAnchors(unittest.TestCase):
                         r["paths"][name]["images_per_second"][str(b)])
                 self.assertAlmostEqual(row[str(b)], want, places=9)
         self.assertEqual(r["ratios"]["ptinfer_fp32"]["1"], 1.0)
+
+    def test_round_ratios_pair_each_round_with_ptinfers_run_of_that_round(self):
+        r = self.result
+        self.assertEqual(sorted(r["round_ratios"]), sorted(r["ratios"]))
+        for name, row in r["round_ratios"].items():
+            ref = r["paths"][r["ratio_reference"][r["paths"][name]["precision"]]]["rounds"]
+            mine = r["paths"][name]["rounds"]
+            for b in BATCHES:
+                want = [x[str(b)] / y[str(b)] for x, y in zip(ref, mine)]
+                self.assertEqual(len(row[str(b)]), len(mine), (name, b))
+                for got, w in zip(row[str(b)], want):
+                    self.assertAlmostEqual(got, w, places=9)
+        self.assertIn("ptinfer / this within each round", self.proc.stdout)
         self.assertIn("eager", r["ratios"])
 
     def test_percent_of_peak_is_against_the_measured_silicon(self):
