@@ -39,7 +39,7 @@ class BasicBlock : public torch::nn::Module {
   // `downsample` may be empty (identity shortcut). Throws Error(kInvalidArgument) unless
   // groups == 1 and base_width == 64, as torchvision does. `init` as ResNetOptions::init.
   BasicBlock(int64_t inplanes, int64_t planes, int64_t stride, torch::nn::Sequential downsample,
-             int64_t groups, int64_t base_width, Init init = Init::kTorchvision);
+             int64_t groups, int64_t base_width, Init init);
   torch::Tensor forward(torch::Tensor x);
   // The BN whose weight zero_init_residual zeroes.
   torch::nn::BatchNorm2d& last_bn() { return bn2_; }
@@ -58,7 +58,7 @@ class Bottleneck : public torch::nn::Module {
  public:
   static constexpr int64_t kExpansion = 4;
   Bottleneck(int64_t inplanes, int64_t planes, int64_t stride, torch::nn::Sequential downsample,
-             int64_t groups, int64_t base_width, Init init = Init::kTorchvision);
+             int64_t groups, int64_t base_width, Init init);
   torch::Tensor forward(torch::Tensor x);
   torch::nn::BatchNorm2d& last_bn() { return bn3_; }
 

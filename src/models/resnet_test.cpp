@@ -206,20 +206,23 @@ TEST(ResNet, SkippedInitialisationBuildsTheSameModulesWithZeros) {
     for (const auto& module : skipped->modules(/*include_self=*/false)) {
       if (const auto* bn = module->as<torch::nn::BatchNorm2d>()) {
         EXPECT_TRUE(torch::all(bn->weight == 1).item<bool>() &&
-                    torch::all(bn->bias == 0).item<bool>());
+                    torch::all(bn->bias == 0).item<bool>())
+            << arch << " " << *bn;
       } else if (const auto* conv = module->as<torch::nn::Conv2d>()) {
         EXPECT_TRUE(torch::all(conv->weight == 0).item<bool>()) << arch << " " << *conv;
       } else if (const auto* fc = module->as<torch::nn::Linear>()) {
         EXPECT_TRUE(torch::all(fc->weight == 0).item<bool>() &&
-                    torch::all(fc->bias == 0).item<bool>());
+                    torch::all(fc->bias == 0).item<bool>())
+            << arch << " " << *fc;
       }
     }
     for (size_t i = 0; i < params.size(); ++i) params[i].value().copy_(reference_params[i].value());
     const auto reference_buffers = reference->named_buffers();
     const auto buffers = skipped->named_buffers();
     ASSERT_EQ(reference_buffers.size(), buffers.size()) << arch;
-    for (size_t i = 0; i < buffers.size(); ++i)
+    for (size_t i = 0; i < buffers.size(); ++i) {
       buffers[i].value().copy_(reference_buffers[i].value());
+    }
     reference->eval();
     skipped->eval();
     const torch::Tensor x = torch::randn({2, 3, 64, 64});
