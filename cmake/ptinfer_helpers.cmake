@@ -7,11 +7,22 @@ function(ptinfer_torch_pch)
   target_precompile_headers(ptinfer_torch_pch PRIVATE ${PROJECT_SOURCE_DIR}/src/common/torch_pch.h)
 endfunction()
 
-# ptinfer_library(NAME DIR [TORCH] DEPS ...): a static library from DIR's *.cpp files,
-# leaving out *_test.cpp. TORCH adds LibTorch and its precompiled header.
+# ptinfer_globbed_sources(OUT SUBDIRS...): the folder's *.cpp files and those of SUBDIRS.
+function(ptinfer_globbed_sources out)
+  set(patterns ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
+  foreach(dir ${ARGN})
+    list(APPEND patterns ${CMAKE_CURRENT_SOURCE_DIR}/${dir}/*.cpp)
+  endforeach()
+  file(GLOB srcs CONFIGURE_DEPENDS ${patterns})
+  set(${out} ${srcs} PARENT_SCOPE)
+endfunction()
+
+# ptinfer_library(NAME [TORCH] [SUBDIRS ...] DEPS ...): a static library from the folder's
+# *.cpp files (and those of SUBDIRS), leaving out *_test.cpp. TORCH adds LibTorch and its
+# precompiled header.
 function(ptinfer_library name)
-  cmake_parse_arguments(ARG "TORCH" "" "DEPS" ${ARGN})
-  file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*.cpp)
+  cmake_parse_arguments(ARG "TORCH" "" "DEPS;SUBDIRS" ${ARGN})
+  ptinfer_globbed_sources(srcs ${ARG_SUBDIRS})
   list(FILTER srcs EXCLUDE REGEX "_test\\.cpp$")
   if(NOT srcs)  # a layer whose sources are not written yet
     add_library(${name} INTERFACE)
@@ -28,12 +39,17 @@ function(ptinfer_library name)
   endif()
 endfunction()
 
-# ptinfer_tests(NAME [TORCH] DEPS ... [FIXTURES ...]): one GoogleTest executable from the
-# folder's *_test.cpp files, registered with ctest. FIXTURES names ctest fixtures (scripts that
-# generate PyTorch reference data) that must run first; tests find them in $PTINFER_FIXTURE_DIR.
+# ptinfer_tests(NAME [TORCH] [SUBDIRS ...] DEPS ... [FIXTURES ...] [ARGS ...]): one GoogleTest
+# executable from the folder's *_test.cpp files (and those of SUBDIRS), registered with ctest
+# (run with ARGS, e.g. a --gtest_filter). FIXTURES names ctest fixtures (scripts that generate
+# PyTorch reference data) that must run first; tests find them in $PTINFER_FIXTURE_DIR.
 function(ptinfer_tests name)
-  cmake_parse_arguments(ARG "TORCH" "" "DEPS;FIXTURES" ${ARGN})
-  file(GLOB srcs CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_test.cpp)
+  cmake_parse_arguments(ARG "TORCH" "" "DEPS;FIXTURES;SUBDIRS;ARGS" ${ARGN})
+  set(patterns ${CMAKE_CURRENT_SOURCE_DIR}/*_test.cpp)
+  foreach(dir ${ARG_SUBDIRS})
+    list(APPEND patterns ${CMAKE_CURRENT_SOURCE_DIR}/${dir}/*_test.cpp)
+  endforeach()
+  file(GLOB srcs CONFIGURE_DEPENDS ${patterns})
   if(NOT srcs)
     return()
   endif()
@@ -42,18 +58,29 @@ function(ptinfer_tests name)
   if(ARG_TORCH)
     target_precompile_headers(${name} REUSE_FROM ptinfer_torch_pch)
   endif()
-  add_test(NAME ${name} COMMAND ${name})
-  set_tests_properties(${name} PROPERTIES
-    ENVIRONMENT "PTINFER_FIXTURE_DIR=${PTINFER_FIXTURE_DIR};PTINFER_SOURCE_DIR=${PROJECT_SOURCE_DIR};PTINFER_BINARY_DIR=${CMAKE_BINARY_DIR}")
+  add_test(NAME ${name} COMMAND ${name} ${ARG_ARGS})
+  ptinfer_test_environment(${name})
   if(ARG_FIXTURES)
     set_tests_properties(${name} PROPERTIES FIXTURES_REQUIRED "${ARG_FIXTURES}")
   endif()
 endfunction()
 
+# ptinfer_test_environment(TEST): the variables every test finds its fixtures and binaries by.
+function(ptinfer_test_environment test)
+  set_tests_properties(${test} PROPERTIES
+    ENVIRONMENT "PTINFER_FIXTURE_DIR=${PTINFER_FIXTURE_DIR};PTINFER_SOURCE_DIR=${PROJECT_SOURCE_DIR};PTINFER_BINARY_DIR=${CMAKE_BINARY_DIR}")
+endfunction()
+
 # ptinfer_fixture(NAME SCRIPT [ARGS...]): a ctest fixture that runs SCRIPT with Debian's Python
 # to write PyTorch/PIL reference data under ${PTINFER_FIXTURE_DIR}/NAME.
 function(ptinfer_fixture name script)
+  ptinfer_fixture_into(${name} ${name} ${script} ${ARGN})
+endfunction()
+
+# ptinfer_fixture_into(NAME DIR SCRIPT [ARGS...]): as ptinfer_fixture, writing into
+# ${PTINFER_FIXTURE_DIR}/DIR (several fixtures may share one folder).
+function(ptinfer_fixture_into name dir script)
   add_test(NAME fixture_${name}
-    COMMAND ${PTINFER_PYTHON} ${script} --out ${PTINFER_FIXTURE_DIR}/${name} ${ARGN})
+    COMMAND ${PTINFER_PYTHON} ${script} --out ${PTINFER_FIXTURE_DIR}/${dir} ${ARGN})
   set_tests_properties(fixture_${name} PROPERTIES FIXTURES_SETUP ${name})
 endfunction()

@@ -30,7 +30,7 @@ struct InspectFlags {
 // shapes (built with the head's number of classes), or "" when none does. `want`: the state
 // dict's name -> shape. Registered
 // architectures differ in keys or shapes, so at most one matches; the checkpoint's own `arch`
-// is tried first because building a model costs a random initialisation. Nothing is cached.
+// is tried first because building a model costs its zero-filled parameters. Nothing is cached.
 using Shapes = std::map<std::string, std::vector<int64_t>>;
 
 std::string matching_architecture(const Shapes& want, int64_t num_classes,
@@ -41,7 +41,7 @@ std::string matching_architecture(const Shapes& want, int64_t num_classes,
     if (it != order.end()) std::rotate(order.begin(), it, it + 1);
   }
   for (const std::string& arch : order) {
-    auto model = models::create_model(arch, num_classes);
+    auto model = models::create_model(arch, num_classes, models::Init::kSkip);
     std::map<std::string, std::vector<int64_t>> have;
     for (const auto& p : model->named_parameters()) have[p.key()] = p.value().sizes().vec();
     for (const auto& b : model->named_buffers()) have[b.key()] = b.value().sizes().vec();

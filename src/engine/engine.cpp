@@ -88,9 +88,11 @@ Engine::Engine(const EngineOptions& options) : device_(options.device), amp_(opt
   info_.num_classes = num_classes;
 
   // Every parameter and buffer is overwritten by the strict load that follows, if one does.
-  auto native = models::create_model(
-      options.arch, num_classes,
-      pretrained || resumed ? models::Init::kSkip : models::Init::kTorchvision);
+  models::ModelConfig config;
+  config.num_classes = num_classes;
+  config.init = pretrained || resumed ? models::Init::kSkip : models::Init::kTorchvision;
+  config.pretrained = options.pretrained;  // torchvision's builder with weights=DEFAULT
+  auto native = models::create_model(options.arch, config);
   if (pretrained && !resumed) checkpoint::load_state_dict_strict(*native, pretrained->state_dict);
   if (resumed) {
     try {

@@ -40,10 +40,10 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", required=True, help="make_model_fixtures.py's output folder")
     parser.add_argument("--out", required=True)
+    parser.add_argument("--archs", required=True, help="comma-separated architectures")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.models, "registry.json")) as f:
-        archs = json.load(f)["archs"]
+    archs = args.archs.split(",")
 
     gen = torch.Generator().manual_seed(SEED)
     inputs = {s: torch.randn(BATCH, 3, s, s, generator=gen) for s in SIZES}

@@ -1,16 +1,24 @@
 #!/usr/bin/python3
-"""Reference data for the models tests: torchvision's ResNets with random weights and logits.
+"""Reference data for the models tests: torchvision's classifiers with random weights and logits.
 
-For every architecture of the registry this writes, under --out:
+Two kinds of output under --out:
+
+--registry: registry.json, what torchvision 0.14 declares of every classification model:
+  {"archs": torchvision.models.list_models() of the classification module,
+   "specs": {arch: {"pretrained_file_name", "num_params", "min_size", "preset": {resize_size,
+            crop_size, interpolation, mean, std}}}}
+
+--archs a,b,...: for each architecture
   <arch>.weights.bin   every state_dict tensor as raw little-endian bytes, concatenated
   <arch>.json          {"arch", "num_classes", "state_dict": [{name, dtype, shape, offset,
                         nbytes}, ...] in state_dict order, "inputs": [{shape, input, logits}]}
   <arch>.input<i>.bin / <arch>.logits<i>.bin   float32 input batches and torchvision's logits
-and registry.json with the architecture list and each one's default-weights file name.
 
 The weights are not written with torch.save so that these tests do not depend on ptinfer's own
-checkpoint reader. BatchNorm's affine parameters and running statistics are randomised so that
-the eval-mode BatchNorm arithmetic is actually exercised (fresh BNs are identities).
+checkpoint reader. Every norm's affine parameters and BatchNorm's running statistics are drawn
+at random, and so is every parameter torchvision initialises to a constant (zero biases and
+heads, ConvNeXt's layer scale, ViT's class token): a fresh norm is an identity and a zero head
+gives zero logits, behind which a wrong forward would hide.
 """
 import argparse
 import json
@@ -21,49 +29,62 @@ import torch
 import torchvision
 from torchvision.models import get_model_weights
 
-# The registry's architectures; num_classes=10 keeps the head (and the files) small.
-ARCHS = [
-    "resnet18",
-    "resnet34",
-    "resnet50",
-    "resnet101",
-    "resnet152",
-    "resnext50_32x4d",
-    "resnext101_32x8d",
-    "resnext101_64x4d",
-    "wide_resnet50_2",
-    "wide_resnet101_2",
-]
-NUM_CLASSES = 10
+NUM_CLASSES = 10  # keeps the heads (and the files) small
 # A second, non-square input for a few archs: odd sizes go through every stride-2 rounding.
-EXTRA_INPUT = {"resnet18": (2, 3, 96, 80), "resnet50": (2, 3, 96, 80), "resnext50_32x4d": (1, 3, 75, 61)}
+EXTRA_INPUT = {"resnet18": (2, 3, 96, 80), "resnet50": (2, 3, 96, 80),
+               "resnext50_32x4d": (1, 3, 75, 61)}
+SMALLEST_SIDE = 32  # inputs are max(torchvision's min_size, this) on each side
 DTYPE_NAMES = {torch.float32: "float32", torch.int64: "int64"}
+NORMS = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.LayerNorm, torch.nn.GroupNorm)
 
 
-def randomize_batchnorm(model, generator):
-    """Gives every BatchNorm non-trivial affine parameters and running statistics."""
+def classification_models():
+    return sorted(torchvision.models.list_models(module=torchvision.models))
+
+
+def randomize(model, generator):
+    """Non-trivial norms, running statistics and formerly constant parameters."""
     with torch.no_grad():
         for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                n = m.num_features
+            if isinstance(m, NORMS) and getattr(m, "weight", None) is not None:
+                shape = m.weight.shape
                 # Scales near 1 keep activations of deep nets in a sane range.
-                m.weight.copy_(0.5 + 0.5 * torch.rand(n, generator=generator))
-                m.bias.copy_(0.1 * torch.randn(n, generator=generator))
+                m.weight.copy_(0.5 + 0.5 * torch.rand(shape, generator=generator))
+                m.bias.copy_(0.1 * torch.randn(shape, generator=generator))
+            if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+                n = m.num_features
                 m.running_mean.copy_(0.1 * torch.randn(n, generator=generator))
                 m.running_var.copy_(0.5 + torch.rand(n, generator=generator))
                 m.num_batches_tracked.fill_(int(torch.randint(1, 1000, (1,), generator=generator)))
+        for name, p in model.named_parameters():
+            flat = p.reshape(-1)
+            if flat.numel() > 0 and bool((flat == flat[0]).all()):
+                if float(flat[0]) != 0.0:
+                    p.copy_(0.5 + 0.5 * torch.rand(p.shape, generator=generator))
+                else:
+                    p.copy_(0.05 * torch.randn(p.shape, generator=generator))
 
 
 def write_raw(path, tensor):
     with open(path, "wb") as f:
-        f.write(tensor.contiguous().numpy().astype("<f4" if tensor.dtype == torch.float32 else "<i8").tobytes())
+        f.write(tensor.contiguous().numpy().astype("<f4").tobytes())
 
 
-def make_arch(out, k, arch):
-    torch.manual_seed(1000 + k)
+def input_shapes(arch, model):
+    if hasattr(model, "image_size"):  # ViT: its positional embedding fixes the size (224 here)
+        h = w = model.image_size
+    else:
+        meta = get_model_weights(arch).DEFAULT.meta
+        h, w = (max(s, SMALLEST_SIDE) for s in meta["min_size"])
+    return [(2, 3, h, w)] + ([EXTRA_INPUT[arch]] if arch in EXTRA_INPUT else [])
+
+
+def make_arch(out, arch):
+    seed = sum(ord(c) for c in arch)
+    torch.manual_seed(1000 + seed)
     model = getattr(torchvision.models, arch)(num_classes=NUM_CLASSES)
-    gen = torch.Generator().manual_seed(2000 + k)
-    randomize_batchnorm(model, gen)
+    gen = torch.Generator().manual_seed(2000 + seed)
+    randomize(model, gen)
     model.eval()
 
     entries = []
@@ -79,9 +100,8 @@ def make_arch(out, k, arch):
                             "offset": offset, "nbytes": len(data)})
             offset += len(data)
 
-    shapes = [(2, 3, 64, 64)] + ([EXTRA_INPUT[arch]] if arch in EXTRA_INPUT else [])
     inputs = []
-    for i, shape in enumerate(shapes):
+    for i, shape in enumerate(input_shapes(arch, model)):
         x = torch.randn(*shape, generator=gen)
         with torch.no_grad():
             logits = model(x)
@@ -96,28 +116,48 @@ def make_arch(out, k, arch):
     print(f"{arch}: {len(entries)} tensors, {offset / 1e6:.0f} MB", flush=True)
 
 
+def preset(weights):
+    t = weights.transforms()
+    return {"resize_size": list(t.resize_size)[0], "crop_size": list(t.crop_size)[0],
+            "interpolation": t.interpolation.value, "mean": list(t.mean), "std": list(t.std)}
+
+
+def write_registry(out):
+    archs = classification_models()
+    specs = {}
+    for a in archs:
+        w = get_model_weights(a).DEFAULT
+        specs[a] = {"pretrained_file_name": os.path.basename(w.url),
+                    "num_params": w.meta["num_params"], "min_size": list(w.meta["min_size"]),
+                    "preset": preset(w)}
+    with open(os.path.join(out, "registry.json"), "w") as f:
+        json.dump({"archs": archs, "specs": specs}, f, indent=1)
+    print(f"registry: {len(archs)} architectures", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)
+    parser.add_argument("--registry", action="store_true", help="write registry.json")
+    parser.add_argument("--archs", default="", help="comma-separated architectures")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     if sys.byteorder != "little":
         raise SystemExit("fixtures assume a little-endian host")
-
-    # Default weights' file names as the torch hub cache stores them (the URL's basename).
-    registry = {"archs": ARCHS, "pretrained_file_name": {
-        a: os.path.basename(get_model_weights(a).DEFAULT.url) for a in ARCHS}}
-    with open(os.path.join(args.out, "registry.json"), "w") as f:
-        json.dump(registry, f, indent=1)
-
-    for k, arch in enumerate(ARCHS):
-        # Regenerating ~2 GB on every ctest run is the slow part: skip archs already written by
-        # this same script (the JSON is written last, so its presence means the arch is complete).
+    if args.registry:
+        write_registry(args.out)
+    known = set(classification_models())
+    for arch in filter(None, args.archs.split(",")):
+        if arch not in known:
+            raise SystemExit(f"{arch} is not a torchvision classification model")
+        # Regenerating gigabytes on every ctest run is the slow part: skip archs already written
+        # by this same script (the JSON is written last, so its presence means the arch is
+        # complete).
         stamp = os.path.join(args.out, f"{arch}.json")
         if os.path.exists(stamp) and os.path.getmtime(stamp) >= os.path.getmtime(__file__):
             print(f"{arch}: up to date", flush=True)
             continue
-        make_arch(args.out, k, arch)
+        make_arch(args.out, arch)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
-// One table from architecture name (torchvision's function name) to factory.
+// One table from architecture name (torchvision's builder name) to factory and facts; the rows
+// live in each family's file (families.h).
 #pragma once
 
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "models/arch_spec.h"
 #include "models/classifier.h"
 
 namespace ptinfer::models {
@@ -12,20 +14,27 @@ namespace ptinfer::models {
 // Sorted names of every architecture the registry knows.
 std::vector<std::string> model_names();
 
-// A freshly initialised model of architecture `arch` with a head of `num_classes` outputs, as
-// torchvision.models.<arch>(num_classes=num_classes); with Init::kSkip, without torchvision's
-// random initialisation (classifier.h). Throws Error(kNotFound) listing the known names when
-// `arch` is unknown, Error(kInvalidArgument) when num_classes < 1.
+// Sorted names of the architectures of `family` (ArchSpec::family); empty for an unknown one.
+std::vector<std::string> family_archs(const std::string& family);
+
+// The row of `arch`. Throws Error(kNotFound) listing the known names when `arch` is unknown.
+const ArchSpec& arch_spec(const std::string& arch);
+
+// A freshly initialised model of architecture `arch`, as torchvision.models.<arch>(num_classes=
+// config.num_classes) (classifier.h for the other fields). Throws like arch_spec for unknown
+// names, Error(kInvalidArgument) when num_classes < 1.
+std::shared_ptr<ImageClassifier> create_model(const std::string& arch, const ModelConfig& config);
+
+// create_model with only num_classes and init set.
 std::shared_ptr<ImageClassifier> create_model(const std::string& arch, int64_t num_classes,
                                               Init init = Init::kTorchvision);
 
 // File name torchvision's default weights for `arch` have in the torch hub cache, e.g.
-// "resnet50-11ad3fa6.pth" (0.14's DEFAULT is IMAGENET1K_V2). Throws like create_model for unknown
-// names.
+// "resnet50-11ad3fa6.pth" (0.14's DEFAULT is IMAGENET1K_V2). Throws like arch_spec.
 std::string pretrained_file_name(const std::string& arch);
 
 // The state-dict key of the classification head's weight ("fc.weight" for ResNets), from whose
-// first dimension num_classes is read.
+// first dimension num_classes is read. Throws like arch_spec.
 std::string head_weight_key(const std::string& arch);
 
 }  // namespace ptinfer::models

@@ -1,5 +1,6 @@
-// The registry against torchvision: names, errors, heads and default-weights file names (the
-// expected file names come from torchvision's <Arch>_Weights.DEFAULT via the fixture script).
+// The registry against torchvision: names, errors, heads, parameter counts, default-weights file
+// names and presets (the expected values come from torchvision's <Arch>_Weights.DEFAULT via the
+// fixture script).
 #include "models/registry.h"
 
 #include <gtest/gtest.h>
@@ -10,9 +11,14 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <iostream>
+#include <map>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "common/error.h"
+#include "models/arch_spec.h"
 
 namespace ptinfer::models {
 namespace {
@@ -29,18 +35,54 @@ json read_fixture(const std::string& name) {
   return json::parse(in);
 }
 
-TEST(Registry, ModelNamesAreSortedAndAreTorchvisionsResNets) {
+// zoo.txt's families and architectures, as "family: arch arch ..." lines.
+std::map<std::string, std::string> zoo_families() {
+  const char* dir = std::getenv("PTINFER_SOURCE_DIR");
+  if (dir == nullptr) throw std::runtime_error("PTINFER_SOURCE_DIR is not set (run via ctest)");
+  std::ifstream in(fs::path(dir) / "src/models/zoo.txt");
+  if (!in) throw std::runtime_error("missing src/models/zoo.txt");
+  std::map<std::string, std::string> family_of;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream words(line);
+    std::string family, arch;
+    words >> family;
+    family.pop_back();  // the ':'
+    while (words >> arch) family_of[arch] = family;
+  }
+  return family_of;
+}
+
+TEST(Registry, ModelNamesAreSortedTorchvisionNamesAndZooTxtLists) {
   const auto names = model_names();
-  EXPECT_EQ(names.size(), 10u);
   EXPECT_TRUE(std::is_sorted(names.begin(), names.end()));
-  auto expected = read_fixture("registry.json").at("archs").get<std::vector<std::string>>();
-  std::sort(expected.begin(), expected.end());
-  EXPECT_EQ(names, expected);
+  const auto torchvision = read_fixture("registry.json").at("archs").get<std::vector<std::string>>();
+  for (const auto& name : names) {
+    EXPECT_NE(std::find(torchvision.begin(), torchvision.end(), name), torchvision.end())
+        << name << " is not a torchvision classification model";
+  }
+  // zoo.txt (the list CMake registers parity tests from) is exactly the table, by family.
+  const auto zoo = zoo_families();
+  EXPECT_EQ(zoo.size(), names.size());
+  for (const auto& name : names) {
+    ASSERT_TRUE(zoo.count(name)) << name << " is not in zoo.txt";
+    EXPECT_EQ(zoo.at(name), arch_spec(name).family) << name;
+  }
+  for (const auto& [arch, family] : zoo) {
+    EXPECT_EQ(family_archs(family).size(),
+              static_cast<size_t>(std::count_if(zoo.begin(), zoo.end(), [&](const auto& e) {
+                return e.second == family;
+              })))
+        << family;
+  }
+  std::cout << names.size() << " of torchvision's " << torchvision.size()
+            << " classification models are in the registry\n";
 }
 
 TEST(Registry, UnknownArchitectureListsTheKnownOnes) {
-  for (auto call : {+[] { create_model("resnet0", 10); }, +[] { pretrained_file_name("vgg16"); },
-                    +[] { head_weight_key(""); }}) {
+  for (auto call : {+[] { create_model("resnet0", 10); }, +[] { pretrained_file_name("vgg0"); },
+                    +[] { head_weight_key(""); }, +[] { arch_spec("x"); }}) {
     try {
       call();
       FAIL() << "no error for an unknown name";
@@ -48,7 +90,7 @@ TEST(Registry, UnknownArchitectureListsTheKnownOnes) {
       EXPECT_EQ(e.kind(), ErrorKind::kNotFound);
       const std::string msg = e.what();
       EXPECT_NE(msg.find("unknown architecture '"), std::string::npos) << msg;
-      EXPECT_NE(msg.find("; known: resnet101, resnet152, resnet18, "), std::string::npos) << msg;
+      EXPECT_NE(msg.find("; known: " + model_names().front() + ", "), std::string::npos) << msg;
       for (const auto& name : model_names()) EXPECT_NE(msg.find(name), std::string::npos) << msg;
     }
   }
@@ -57,6 +99,7 @@ TEST(Registry, UnknownArchitectureListsTheKnownOnes) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("'resnet0'"), std::string::npos) << e.what();
   }
+  EXPECT_TRUE(family_archs("no such family").empty());
 }
 
 TEST(Registry, NumClassesSetsTheHead) {
@@ -87,27 +130,32 @@ TEST(Registry, RejectsNonPositiveNumClasses) {
   }
 }
 
-TEST(Registry, PretrainedFileNamesAreTorchvisionDefaults) {
-  const json files = read_fixture("registry.json").at("pretrained_file_name");
-  ASSERT_EQ(files.size(), model_names().size());
+// File names, presets: what torchvision's <Arch>_Weights.DEFAULT declares.
+TEST(Registry, PretrainedFilesAndPresetsAreTorchvisionDefaults) {
+  const json specs = read_fixture("registry.json").at("specs");
   for (const auto& name : model_names()) {
-    EXPECT_EQ(pretrained_file_name(name), files.at(name).get<std::string>()) << name;
+    const json& want = specs.at(name);
+    const ArchSpec& spec = arch_spec(name);
+    EXPECT_EQ(pretrained_file_name(name), want.at("pretrained_file_name").get<std::string>())
+        << name;
+    const json& preset = want.at("preset");
+    EXPECT_EQ(spec.preset.resize_size, preset.at("resize_size").get<int64_t>()) << name;
+    EXPECT_EQ(spec.preset.crop_size, preset.at("crop_size").get<int64_t>()) << name;
+    EXPECT_EQ(spec.preset.interpolation, preset.at("interpolation").get<std::string>()) << name;
+    for (int c = 0; c < 3; ++c) {
+      EXPECT_EQ(spec.preset.mean[c], preset.at("mean").at(c).get<double>()) << name;
+      EXPECT_EQ(spec.preset.std[c], preset.at("std").at(c).get<double>()) << name;
+    }
   }
 }
 
-TEST(Registry, HeadWeightKeyIsInTheStateDictWithNumClassesRows) {
+// The 1000-class model has the parameter count torchvision's weights declare.
+TEST(Registry, ParameterCountsAreTorchvisions) {
+  const json specs = read_fixture("registry.json").at("specs");
   for (const auto& name : model_names()) {
-    const json index = read_fixture(name + ".json");
-    const std::string key = head_weight_key(name);
-    bool found = false;
-    for (const auto& e : index.at("state_dict")) {
-      if (e.at("name") == key) {
-        found = true;
-        EXPECT_EQ(e.at("shape").at(0).get<int64_t>(), index.at("num_classes").get<int64_t>())
-            << name;
-      }
-    }
-    EXPECT_TRUE(found) << name << ": " << key;
+    int64_t count = 0;
+    for (const auto& p : create_model(name, 1000, Init::kSkip)->parameters()) count += p.numel();
+    EXPECT_EQ(count, specs.at(name).at("num_params").get<int64_t>()) << name;
   }
 }
 

@@ -5,45 +5,13 @@
 #include <utility>
 
 #include "common/error.h"
+#include "models/blocks/layers.h"
+#include "models/families.h"
 
 namespace ptinfer::models {
 namespace {
 
 namespace nn = torch::nn;
-
-// Gives the registered parameter `param` the shape `sizes`, filled with zeros, keeping the tensor
-// object that its module's parameter list holds.
-void reshape_parameter(torch::Tensor& param, at::IntArrayRef sizes) {
-  torch::NoGradGuard no_grad;
-  param.set_(torch::zeros(sizes));
-}
-
-// nn::Conv2d(options). With Init::kSkip (a strict load overwrites every parameter next) the
-// module skips LibTorch's own kaiming_uniform_ fill, a serial random draw of every weight
-// (~0.08 s for resnet50): it is built with `groups` channels in and out, then given the real
-// channel counts and zero-filled parameters of the real shapes.
-nn::Conv2d make_conv(const nn::Conv2dOptions& options, Init init) {
-  if (init != Init::kSkip) return nn::Conv2d(options);
-  nn::Conv2dOptions small = options;
-  small.in_channels(options.groups()).out_channels(options.groups());
-  nn::Conv2d conv(small);
-  conv->options.in_channels(options.in_channels()).out_channels(options.out_channels());
-  const auto& k = *options.kernel_size();
-  reshape_parameter(conv->weight,
-                    {options.out_channels(), options.in_channels() / options.groups(), k[0], k[1]});
-  if (options.bias()) reshape_parameter(conv->bias, {options.out_channels()});
-  return conv;
-}
-
-// nn::Linear(options), with Init::kSkip as make_conv: zero-filled instead of kaiming_uniform_.
-nn::Linear make_linear(const nn::LinearOptions& options, Init init) {
-  if (init != Init::kSkip) return nn::Linear(options);
-  nn::Linear linear(nn::LinearOptions(1, 1).bias(options.bias()));
-  linear->options = options;
-  reshape_parameter(linear->weight, {options.out_features(), options.in_features()});
-  if (options.bias()) reshape_parameter(linear->bias, {options.out_features()});
-  return linear;
-}
 
 // torchvision's conv3x3 / conv1x1 helpers (dilation 1): no bias, padding keeps the size.
 nn::Conv2d conv3x3(int64_t in, int64_t out, Init init, int64_t stride = 1, int64_t groups = 1) {
@@ -55,12 +23,8 @@ nn::Conv2d conv1x1(int64_t in, int64_t out, Init init, int64_t stride = 1) {
   return make_conv(nn::Conv2dOptions(in, out, 1).stride(stride).bias(false), init);
 }
 
-// nn.BatchNorm2d's defaults, spelled out because they decide the eval-mode arithmetic.
-nn::BatchNorm2d batch_norm(int64_t features) {
-  return nn::BatchNorm2d(
-      nn::BatchNorm2dOptions(features).eps(1e-5).momentum(0.1).affine(true).track_running_stats(
-          true));
-}
+// nn.BatchNorm2d's defaults (eps 1e-5, momentum 0.1) decide the eval-mode arithmetic.
+nn::BatchNorm2d batch_norm(int64_t features) { return make_batch_norm(features); }
 
 void check_option(bool ok, const std::string& message) {
   if (!ok) throw Error(ErrorKind::kInvalidArgument, "ResNet options: " + message);
@@ -265,6 +229,33 @@ std::shared_ptr<ResNet> wide_resnet50_2(int64_t num_classes, bool zero_init_resi
 }
 std::shared_ptr<ResNet> wide_resnet101_2(int64_t num_classes, bool zero_init_residual, Init init) {
   return make(BlockKind::kBottleneck, {3, 4, 23, 3}, 1, 128, num_classes, zero_init_residual, init);
+}
+
+std::vector<ArchSpec> resnet_archs() {
+  using Builder = std::shared_ptr<ResNet> (*)(int64_t, bool, Init);
+  auto row = [](const char* name, Builder build, const char* file, int64_t resize) {
+    ArchSpec spec;
+    spec.name = name;
+    spec.family = "resnet";
+    spec.factory = [build](const ModelConfig& c) { return build(c.num_classes, false, c.init); };
+    spec.pretrained_file = file;
+    spec.head_weight_key = "fc.weight";
+    spec.preset.resize_size = resize;
+    return spec;
+  };
+  // The V2 recipe's weights (DEFAULT for resnet50 and most larger nets) resize to 232.
+  return {
+      row("resnet18", resnet18, "resnet18-f37072fd.pth", 256),
+      row("resnet34", resnet34, "resnet34-b627a593.pth", 256),
+      row("resnet50", resnet50, "resnet50-11ad3fa6.pth", 232),
+      row("resnet101", resnet101, "resnet101-cd907fc2.pth", 232),
+      row("resnet152", resnet152, "resnet152-f82ba261.pth", 232),
+      row("resnext50_32x4d", resnext50_32x4d, "resnext50_32x4d-1a0047aa.pth", 232),
+      row("resnext101_32x8d", resnext101_32x8d, "resnext101_32x8d-110c445d.pth", 232),
+      row("resnext101_64x4d", resnext101_64x4d, "resnext101_64x4d-173b62eb.pth", 232),
+      row("wide_resnet50_2", wide_resnet50_2, "wide_resnet50_2-9ba9bcbe.pth", 232),
+      row("wide_resnet101_2", wide_resnet101_2, "wide_resnet101_2-d733dc28.pth", 232),
+  };
 }
 
 }  // namespace ptinfer::models

@@ -1,0 +1,36 @@
+// One row of the architecture table: what the registry knows of an architecture. Each family's
+// file (resnet.cpp, vgg.cpp, ...) returns its rows from the function families.h declares.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "models/classifier.h"
+
+namespace ptinfer::models {
+
+// The preprocessing torchvision's DEFAULT weights of an architecture declare
+// (weights.transforms(): ImageClassification's resize_size, crop_size, interpolation, mean, std).
+struct PresetPreprocessing {
+  int64_t resize_size = 256;
+  int64_t crop_size = 224;
+  std::string interpolation = "bilinear";  // "bilinear" or "bicubic"
+  std::array<double, 3> mean = {0.485, 0.456, 0.406};
+  std::array<double, 3> std = {0.229, 0.224, 0.225};
+};
+
+using ModelFactory = std::function<std::shared_ptr<ImageClassifier>(const ModelConfig&)>;
+
+struct ArchSpec {
+  std::string name;             // torchvision's builder name, e.g. "mobilenet_v3_large"
+  std::string family;           // the file it is defined in, e.g. "mobilenet_v3"
+  ModelFactory factory;
+  std::string pretrained_file;  // basename of <Arch>_Weights.DEFAULT.url (the hub cache name)
+  std::string head_weight_key;  // the classifier's weight, whose first dimension is num_classes
+  PresetPreprocessing preset;
+};
+
+}  // namespace ptinfer::models

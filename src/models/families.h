@@ -1,0 +1,14 @@
+// Every family's table of architectures; registry.cpp concatenates them. Adding an architecture
+// of a family is one row in its function; adding a family is a file and a line here and in
+// registry.cpp.
+#pragma once
+
+#include <vector>
+
+#include "models/arch_spec.h"
+
+namespace ptinfer::models {
+
+std::vector<ArchSpec> resnet_archs();
+
+}  // namespace ptinfer::models

@@ -1,0 +1,132 @@
+// Parity of every registry architecture with torchvision 0.14: the same state-dict keys, shapes,
+// dtypes and order, the head where the registry says, and the same eval-mode logits for the
+// same weights and input (relative L2 <= 1e-5, same top-1). The reference comes from
+// make_model_fixtures.py (raw little-endian tensors + a JSON index, no torch.save), run by ctest
+// as one fixture per family; CMake runs these tests as one ctest entry per family (zoo.txt).
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "models/model_test_fixtures.h"
+#include "models/registry.h"
+
+namespace ptinfer::models {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using testing::read_json;
+using testing::read_raw;
+
+fs::path fixture_dir() { return testing::model_fixture_dir("models"); }
+
+torch::Dtype dtype_of(const std::string& name) {
+  if (name == "float32") return torch::kFloat32;
+  if (name == "int64") return torch::kInt64;
+  throw std::runtime_error("unexpected fixture dtype " + name);
+}
+
+struct Slot {
+  std::string name;
+  torch::Tensor tensor;
+};
+
+// The module's parameters and buffers in PyTorch's state_dict() order: each module's own
+// parameters, then its own buffers, then its children depth first in registration order.
+void state_dict_slots(const torch::nn::Module& module, const std::string& prefix,
+                      std::vector<Slot>& out) {
+  for (const auto& p : module.named_parameters(/*recurse=*/false)) {
+    out.push_back({prefix + p.key(), p.value()});
+  }
+  for (const auto& b : module.named_buffers(/*recurse=*/false)) {
+    out.push_back({prefix + b.key(), b.value()});
+  }
+  for (const auto& child : module.named_children()) {
+    state_dict_slots(*child.value(), prefix + child.key() + ".", out);
+  }
+}
+
+std::string shape_str(at::IntArrayRef shape) {
+  std::ostringstream s;
+  s << shape;
+  return s.str();
+}
+
+class Parity : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override { index_ = read_json(fixture_dir() / (GetParam() + ".json")); }
+  int64_t num_classes() const { return index_.at("num_classes").get<int64_t>(); }
+  json index_;
+};
+
+// Keys, shapes, dtypes and order as torchvision's state_dict(), the head's first dimension the
+// number of classes; then, loaded with torchvision's weights, the logits of every fixture input.
+TEST_P(Parity, StateDictAndLogitsMatchTorchvision) {
+  const std::string arch = GetParam();
+  const auto model = create_model(arch, num_classes(), Init::kSkip);
+  std::vector<Slot> slots;
+  state_dict_slots(*model, "", slots);
+  // Sanity of the traversal itself: it sees every parameter and buffer exactly once.
+  ASSERT_EQ(slots.size(), model->named_parameters().size() + model->named_buffers().size());
+
+  const fs::path dir = fixture_dir();
+  const auto& entries = index_.at("state_dict");
+  const fs::path weights = dir / index_.at("weights").get<std::string>();
+  ASSERT_EQ(fs::file_size(weights), index_.at("weights_nbytes").get<uint64_t>());
+  ASSERT_EQ(slots.size(), entries.size()) << arch << ": state-dict sizes differ";
+  bool head_found = false;
+  {
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < slots.size(); ++i) {
+      const auto& e = entries[i];
+      const std::string name = e.at("name").get<std::string>();
+      ASSERT_EQ(slots[i].name, name) << arch << ": key #" << i;
+      const auto shape = e.at("shape").get<std::vector<int64_t>>();
+      ASSERT_EQ(slots[i].tensor.sizes().vec(), shape) << arch << ": " << name;
+      const torch::Dtype dtype = dtype_of(e.at("dtype").get<std::string>());
+      ASSERT_EQ(slots[i].tensor.scalar_type(), dtype) << arch << ": " << name;
+      slots[i].tensor.copy_(read_raw(weights, e.at("offset").get<uint64_t>(), shape, dtype));
+      if (name == head_weight_key(arch)) {
+        head_found = true;
+        EXPECT_EQ(shape.at(0), num_classes()) << arch << ": " << name;
+      }
+    }
+  }
+  EXPECT_TRUE(head_found) << arch << ": no head weight " << head_weight_key(arch);
+
+  model->eval();
+  for (const auto& in : index_.at("inputs")) {
+    const auto shape = in.at("shape").get<std::vector<int64_t>>();
+    const auto logits_shape = in.at("logits_shape").get<std::vector<int64_t>>();
+    const torch::Tensor x =
+        read_raw(dir / in.at("input").get<std::string>(), 0, shape, torch::kFloat32);
+    const torch::Tensor ref =
+        read_raw(dir / in.at("logits").get<std::string>(), 0, logits_shape, torch::kFloat32);
+    torch::Tensor y;
+    {
+      torch::NoGradGuard no_grad;
+      y = model->forward(x);
+    }
+    ASSERT_EQ(y.sizes().vec(), logits_shape) << arch << " input " << shape_str(shape);
+    const double rel_l2 = ((y - ref).norm() / ref.norm()).item<double>();
+    // Printed so that the margin to the tolerance shows in the ctest log.
+    std::cout << arch << " " << shape_str(shape) << ": relative L2 " << rel_l2 << ", |ref| "
+              << ref.norm().item<double>() << "\n";
+    EXPECT_LE(rel_l2, 1e-5) << arch << " input " << shape_str(shape);
+    EXPECT_TRUE(torch::equal(y.argmax(1), ref.argmax(1))) << arch << " input " << shape_str(shape);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Zoo, Parity, ::testing::ValuesIn(model_names()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param;
+                         });
+
+}  // namespace
+}  // namespace ptinfer::models
