@@ -44,10 +44,17 @@ void strip_wrapper_prefixes(StateDict& sd, std::vector<std::string>* stripped) {
   }
 }
 
-StateDict to_state_dict(const Value& dict, std::vector<std::string>* stripped) {
+// torch.optim.swa_utils.AveragedModel's sample counter, the one entry of an EMA state dict
+// (torchvision's reference scripts save model_ema this way) that is not the model's: its other
+// keys are "module." + the model's.
+constexpr const char* kAveragedModelCounter = "n_averaged";
+
+StateDict to_state_dict(const Value& dict, std::vector<std::string>* stripped,
+                        bool averaged_model = false) {
   StateDict sd;
   sd.reserve(dict.dict().entries.size());
   for (const auto& [key, value] : dict.dict().entries) {
+    if (averaged_model && key->as_string() == kAveragedModelCounter) continue;
     sd.emplace_back(key->as_string(), value->tensor());
   }
   strip_wrapper_prefixes(sd, stripped);
@@ -95,8 +102,17 @@ bool read_apex_amp(const Value& v, std::vector<AmpLossScaler>* out) {
 // other_keys rather than failing: it is not needed to run the model.
 void read_container(const Value& root, const Value& sd_value, const std::string& sd_key,
                     Checkpoint& out) {
-  out.state_dict = to_state_dict(sd_value, &out.stripped_prefixes);
+  out.state_dict = to_state_dict(sd_value, &out.stripped_prefixes, sd_key == "model_ema");
   out.state_dict_key = sd_key;
+  // torchvision's reference scripts: {"model", "optimizer", "lr_scheduler", "epoch", "args"},
+  // the architecture in args.model (an argparse.Namespace, read as a dict).
+  if (const Value* args = root.find("args"); args != nullptr && args->is(ValueKind::kDict)) {
+    for (const auto& [k, v] : args->dict().entries) {
+      if (k->is(ValueKind::kString) && k->as_string() == "model" && v->is(ValueKind::kString)) {
+        out.arch = v->as_string();
+      }
+    }
+  }
   for (const auto& [key_value, value] : root.dict().entries) {
     if (!key_value->is(ValueKind::kString)) continue;  // not a name anyone can ask for
     const std::string& key = key_value->as_string();

@@ -3,7 +3,10 @@
 // pickle_reader.h for the allow-list of globals) and safetensors (a bare state dict). A checkpoint
 // is a bare state dict or a dict holding one under a key: by default the first present (and not
 // None) of "state_dict_ema", "model_ema", "state_dict", "model", as timm's load_state_dict picks;
-// DataParallel/DDP "module." and torch.compile "_orig_mod." prefixes are removed.
+// DataParallel/DDP "module." and torch.compile "_orig_mod." prefixes are removed. torchvision's
+// reference scripts' layout ({"model", "optimizer", "lr_scheduler", "epoch", "args"[,
+// "model_ema"]}) reads the same way: the EMA model's AveragedModel counter "n_averaged" is left
+// out, and args.model names the architecture when no "arch" key does.
 // TorchScript archives (torch.jit.save) are read as data too: their data.pkl gives the module
 // tree, whose tensor attributes (parameters and buffers) form the state dict; none of the
 // archive's code is compiled or run here (running it is engine/torchscript_model.h's job).

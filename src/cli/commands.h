@@ -29,6 +29,9 @@ CommandRunner add_convert_command(CLI::App& app);
 // `ptinfer finetune`: fine-tune a checkpoint on an ImageFolder and write a guide-format checkpoint.
 CommandRunner add_finetune_command(CLI::App& app);
 
+// `ptinfer models [--json]`: the architectures with family, parameters, presets, fast path.
+CommandRunner add_models_command(CLI::App& app);
+
 // `ptinfer serve`: the HTTP inference server with dynamic batching.
 CommandRunner add_serve_command(CLI::App& app);
 

@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
                                               cli::add_convert_command(app),
                                               cli::add_serve_command(app),
                                               cli::add_bench_command(app),
-                                              cli::add_finetune_command(app)};
+                                              cli::add_finetune_command(app),
+                                              cli::add_models_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -80,6 +80,9 @@ Engine::Engine(const EngineOptions& options) : device_(options.device), amp_(opt
     }
   }
 
+  // Keys older torchvision releases wrote, under today's names (as torchvision loads them).
+  if (pretrained) models::rename_legacy_keys(options.arch, pretrained->state_dict);
+  if (resumed) models::rename_legacy_keys(options.arch, resumed->state_dict);
   std::string head = models::head_weight_key(options.arch);
   int64_t num_classes = options.num_classes;
   if (num_classes == 0 && resumed)

@@ -31,6 +31,9 @@ struct ArchSpec {
   std::string pretrained_file;  // basename of <Arch>_Weights.DEFAULT.url (the hub cache name)
   std::string head_weight_key;  // the classifier's weight, whose first dimension is num_classes
   PresetPreprocessing preset;
+  // Maps a key older torchvision releases wrote to today's name (legacy_keys.h), as the
+  // family's _load_from_state_dict does; empty: keys are taken as they are.
+  std::function<std::string(const std::string&)> current_key;
 };
 
 }  // namespace ptinfer::models

@@ -11,11 +11,13 @@ namespace ptinfer::models {
 
 // How a new model's parameters start. kTorchvision: torchvision's initialisation (random, as
 // torchvision.models.<arch>() gives). kSkip: for a model whose every parameter and buffer a
-// strict state-dict load overwrites next: convolution and linear parameters start at zero,
-// without torchvision's random draws or LibTorch's layer defaults; norms keep LibTorch's (weight
-// 1, bias 0, running statistics 0 and 1). Building resnet50 on a 2-core EPYC took 0.155 s with
-// both draws and 0.08 s without torchvision's; without LibTorch's too, `ptinfer validate`'s
-// first prediction came 0.08 s earlier (median of 8 paired runs).
+// strict state-dict load overwrites next, or whose shapes alone are wanted (inspect, `ptinfer
+// models`): convolution and linear parameters are left uninitialised (their pages untouched
+// until written), without torchvision's random draws or LibTorch's layer defaults; norms keep
+// LibTorch's (weight 1, bias 0, running statistics 0 and 1). Never run a kSkip model without
+// loading it. Building resnet50 on a 2-core EPYC took 0.155 s with both draws and 0.08 s without
+// torchvision's; without LibTorch's too, `ptinfer validate`'s first prediction came 0.08 s
+// earlier (median of 8 paired runs).
 enum class Init { kTorchvision, kSkip };
 
 // What torchvision.models.<arch>(...) is called with.

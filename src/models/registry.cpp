@@ -73,4 +73,24 @@ std::string pretrained_file_name(const std::string& arch) { return arch_spec(arc
 
 std::string head_weight_key(const std::string& arch) { return arch_spec(arch).head_weight_key; }
 
+std::string current_key(const std::string& arch, const std::string& key) {
+  const ArchSpec& spec = arch_spec(arch);
+  return spec.current_key ? spec.current_key(key) : key;
+}
+
+size_t rename_legacy_keys(const std::string& arch,
+                          std::vector<std::pair<std::string, torch::Tensor>>& state_dict) {
+  const ArchSpec& spec = arch_spec(arch);
+  if (!spec.current_key) return 0;
+  size_t renamed = 0;
+  for (auto& entry : state_dict) {
+    std::string name = spec.current_key(entry.first);
+    if (name != entry.first) {
+      entry.first = std::move(name);
+      ++renamed;
+    }
+  }
+  return renamed;
+}
+
 }  // namespace ptinfer::models

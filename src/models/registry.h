@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "models/arch_spec.h"
@@ -36,5 +37,14 @@ std::string pretrained_file_name(const std::string& arch);
 // The state-dict key of the classification head's weight ("fc.weight" for ResNets), from whose
 // first dimension num_classes is read. Throws like arch_spec.
 std::string head_weight_key(const std::string& arch);
+
+// `key` of a checkpoint for `arch` under today's name: the family's legacy renames
+// (ArchSpec::current_key), else `key` itself. Throws like arch_spec.
+std::string current_key(const std::string& arch, const std::string& key);
+
+// Renames every key of `state_dict` (a checkpoint::StateDict) with current_key; returns how many
+// changed. Throws like arch_spec.
+size_t rename_legacy_keys(const std::string& arch,
+                          std::vector<std::pair<std::string, torch::Tensor>>& state_dict);
 
 }  // namespace ptinfer::models

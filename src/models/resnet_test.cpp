@@ -60,10 +60,10 @@ TEST(ResNet, InitialisationFollowsTorchvision) {
 }
 
 // Init::kSkip builds the same modules as torchvision's initialisation (every module's options,
-// parameter names, shapes and requires_grad) with convolution and fc parameters at zero and
-// BatchNorm at LibTorch's defaults (weight 1, bias 0); given the initialised model's state, it
-// computes the same logits bit for bit.
-TEST(ResNet, SkippedInitialisationBuildsTheSameModulesWithZeros) {
+// parameter names, shapes and requires_grad) with convolution and fc parameters uninitialised
+// and BatchNorm at LibTorch's defaults (weight 1, bias 0); given the initialised model's state,
+// it computes the same logits bit for bit.
+TEST(ResNet, SkippedInitialisationBuildsTheSameModules) {
   for (const char* arch : {"resnet18", "resnext50_32x4d"}) {
     torch::manual_seed(0);
     auto reference = create_model(arch, 10);
@@ -88,12 +88,6 @@ TEST(ResNet, SkippedInitialisationBuildsTheSameModulesWithZeros) {
         EXPECT_TRUE(torch::all(bn->weight == 1).item<bool>() &&
                     torch::all(bn->bias == 0).item<bool>())
             << arch << " " << *bn;
-      } else if (const auto* conv = module->as<torch::nn::Conv2d>()) {
-        EXPECT_TRUE(torch::all(conv->weight == 0).item<bool>()) << arch << " " << *conv;
-      } else if (const auto* fc = module->as<torch::nn::Linear>()) {
-        EXPECT_TRUE(torch::all(fc->weight == 0).item<bool>() &&
-                    torch::all(fc->bias == 0).item<bool>())
-            << arch << " " << *fc;
       }
     }
     for (size_t i = 0; i < params.size(); ++i) params[i].value().copy_(reference_params[i].value());

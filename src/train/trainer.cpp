@@ -103,6 +103,7 @@ LoadedModel load_model(const FinetuneOptions& o, int64_t folder_classes, std::os
     source = checkpoint::load_checkpoint(path);
     loaded.weights = path;
   }
+  if (source) models::rename_legacy_keys(m.arch, source->state_dict);
   const std::string head_key = models::head_weight_key(m.arch);
   const std::string head_prefix = head_key.substr(0, head_key.size() - std::string("weight").size());
   int64_t num_classes = m.num_classes;
@@ -114,7 +115,10 @@ LoadedModel load_model(const FinetuneOptions& o, int64_t folder_classes, std::os
     }
   }
   torch::manual_seed(o.seed);  // a reset (or random) head is initialised reproducibly
-  loaded.model = models::create_model(m.arch, num_classes);
+  models::ModelConfig config;
+  config.num_classes = num_classes;
+  config.pretrained = m.pretrained;  // torchvision's builder with weights=DEFAULT
+  loaded.model = models::create_model(m.arch, config);
   if (source) {
     checkpoint::StateDict weights = source->state_dict;
     if (o.reset_head) {

@@ -9,11 +9,12 @@ namespace {
 
 namespace nn = torch::nn;
 
-// Gives the registered parameter `param` the shape `sizes`, filled with zeros, keeping the tensor
-// object that its module's parameter list holds.
+// Gives the registered parameter `param` the shape `sizes`, uninitialised (Init::kSkip: a strict
+// load writes it next; the pages of a large one are not even touched until then), keeping the
+// tensor object that its module's parameter list holds.
 void reshape_parameter(torch::Tensor& param, at::IntArrayRef sizes) {
   torch::NoGradGuard no_grad;
-  param.set_(torch::zeros(sizes));
+  param.set_(torch::empty(sizes));
 }
 
 }  // namespace

@@ -17,12 +17,12 @@ namespace ptinfer::models {
 
 // nn::Conv2d(options). With Init::kSkip (a strict load overwrites every parameter next) the
 // module skips LibTorch's own kaiming_uniform_ fill, a serial random draw of every weight: it is
-// built with `groups` channels in and out, then given the real channel counts and zero-filled
+// built with `groups` channels in and out, then given the real channel counts and uninitialised
 // parameters of the real shapes. With Init::kTorchvision the weights are LibTorch's default
 // (the family's own initialisation runs afterwards, over the whole model).
 torch::nn::Conv2d make_conv(const torch::nn::Conv2dOptions& options, Init init);
 
-// nn::Linear(options), with Init::kSkip as make_conv: zero-filled instead of kaiming_uniform_.
+// nn::Linear(options), with Init::kSkip as make_conv: uninitialised instead of kaiming_uniform_.
 torch::nn::Linear make_linear(const torch::nn::LinearOptions& options, Init init);
 
 // nn.BatchNorm2d(features, eps, momentum): affine, tracking running statistics.

@@ -1,0 +1,92 @@
+// `ptinfer models [--json]`: every architecture of the registry with its family, parameter
+// count (of the 1000-class model), the preprocessing its torchvision DEFAULT weights declare,
+// and whether the fast path covers it. The models are built shape-only (Init::kSkip: no weight
+// is drawn or even touched), so listing the giants costs no memory to speak of.
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "fastpath/fast_path.h"
+#include "models/registry.h"
+
+namespace ptinfer::cli {
+namespace {
+
+struct ModelsFlags {
+  bool json = false;
+};
+
+struct Row {
+  const models::ArchSpec* spec;
+  int64_t parameters;
+  std::string fast_path_gap;  // "" when the fast path covers the model
+};
+
+Row describe(const std::string& arch) {
+  Row row{&models::arch_spec(arch), 0, ""};
+  auto model = models::create_model(arch, 1000, models::Init::kSkip);
+  for (const auto& p : model->parameters()) row.parameters += p.numel();
+  model->eval();
+  fastpath::FastPathOptions options;  // fp32 on the CPU, the default run
+  row.fast_path_gap = fastpath::unsupported_reason(*model, options);
+  return row;
+}
+
+std::string preset_string(const models::PresetPreprocessing& p) {
+  std::ostringstream s;
+  s << "resize " << p.resize_size << " crop " << p.crop_size << " " << p.interpolation;
+  return s.str();
+}
+
+nlohmann::json to_json(const Row& row) {
+  const models::PresetPreprocessing& p = row.spec->preset;
+  return {{"name", row.spec->name},
+          {"family", row.spec->family},
+          {"parameters", row.parameters},
+          {"preset_preprocessing",
+           {{"resize_size", p.resize_size},
+            {"crop_size", p.crop_size},
+            {"interpolation", p.interpolation},
+            {"mean", p.mean},
+            {"std", p.std}}},
+          {"pretrained_file", row.spec->pretrained_file},
+          {"fast_path", row.fast_path_gap.empty()},
+          {"fast_path_gap", row.fast_path_gap}};
+}
+
+}  // namespace
+
+CommandRunner add_models_command(CLI::App& app) {
+  auto flags = std::make_shared<ModelsFlags>();
+  CLI::App* cmd = app.add_subcommand(
+      "models", "List the architectures: family, parameters, preset preprocessing, fast path");
+  cmd->add_flag("--json", flags->json, "one JSON array on stdout");
+  return [cmd, flags](const runtime::RuntimeConfig&) -> int {
+    if (!cmd->parsed()) return -1;
+    std::vector<Row> rows;
+    for (const std::string& arch : models::model_names()) rows.push_back(describe(arch));
+    if (flags->json) {
+      nlohmann::json out = nlohmann::json::array();
+      for (const Row& row : rows) out.push_back(to_json(row));
+      std::cout << out.dump(1) << std::endl;
+      return 0;
+    }
+    std::cout << std::left << std::setw(20) << "architecture" << std::setw(16) << "family"
+              << std::right << std::setw(12) << "parameters" << "  " << std::left
+              << std::setw(30) << "preset preprocessing" << "fast path\n";
+    for (const Row& row : rows) {
+      std::cout << std::left << std::setw(20) << row.spec->name << std::setw(16)
+                << row.spec->family << std::right << std::setw(12) << row.parameters << "  "
+                << std::left << std::setw(30) << preset_string(row.spec->preset)
+                << (row.fast_path_gap.empty() ? "yes" : "no (" + row.fast_path_gap + ")")
+                << "\n";
+    }
+    std::cout << rows.size() << " architectures" << std::endl;
+    return 0;
+  };
+}
+
+}  // namespace ptinfer::cli
