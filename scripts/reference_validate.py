@@ -4,7 +4,8 @@ the reference ptinfer is checked and measured against. Writes the same --predict
 --json summary as `ptinfer validate`, counting every image in accuracy.
 
 Usage: /usr/bin/python3 scripts/reference_validate.py --data DIR -a ARCH --resume FILE
-         [-b N] [-j N] [--resize-size 256] [--crop-size 224] [--mean ...] [--std ...]
+         [-b N] [-j N] [--resize-size 256] [--crop-size 224] [--interpolation bilinear|bicubic]
+         [--mean ...] [--std ...]
          [--predictions FILE] [--json FILE]
 """
 import argparse
@@ -53,6 +54,8 @@ def main():
     p.add_argument("-j", "--workers", type=int, default=0)
     p.add_argument("--resize-size", type=int, default=256)
     p.add_argument("--crop-size", type=int, default=224)
+    p.add_argument("--interpolation", choices=["bilinear", "bicubic"], default="bilinear",
+                   help="Resize's InterpolationMode (on PIL images: PIL's filter)")
     p.add_argument("--mean", type=float, nargs=3, default=[0.485, 0.456, 0.406])
     p.add_argument("--std", type=float, nargs=3, default=[0.229, 0.224, 0.225])
     p.add_argument("--threads", type=int, default=0)
@@ -71,7 +74,8 @@ def main():
     valdir = os.path.join(args.data, "val")
     if not os.path.isdir(valdir):
         valdir = args.data
-    steps = [transforms.Resize(args.resize_size)] if args.resize_size > 0 else []
+    mode = transforms.InterpolationMode(args.interpolation)
+    steps = [transforms.Resize(args.resize_size, interpolation=mode)] if args.resize_size > 0 else []
     dataset = datasets.ImageFolder(valdir, transforms.Compose(steps + [
         transforms.CenterCrop(args.crop_size),
         transforms.ToTensor(),

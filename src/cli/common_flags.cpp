@@ -28,6 +28,10 @@ void add_common_flags(CLI::App& app, CommonFlags& f) {
   app.add_option("--resize-size", f.resize_size, "Resize: shorter side in pixels")
       ->capture_default_str();
   app.add_option("--crop-size", f.crop_size, "CenterCrop size in pixels")->capture_default_str();
+  app.add_option("--interpolation", f.interpolation,
+                 "Resize's filter, as torchvision's InterpolationMode on PIL images: bilinear "
+                 "(the guide's) or bicubic (e.g. efficientnet, vit, swin, convnext weights)")
+      ->capture_default_str();
   app.add_option("--mean", f.mean, "Normalize mean, 3 values")->expected(3)->capture_default_str();
   app.add_option("--std", f.std, "Normalize std, 3 values")->expected(3)->capture_default_str();
   app.add_option(
@@ -77,6 +81,7 @@ data::PreprocessOptions preprocess_options(const CommonFlags& f) {
   if (f.std.size() != 3) throw Error(ErrorKind::kInvalidArgument, "--std needs 3 values");
   p.resize_size = f.resize_size;
   p.crop_size = f.crop_size;
+  p.interpolation = data::parse_interpolation(f.interpolation, "--interpolation");
   for (int c = 0; c < 3; ++c) {
     if (!(f.std[c] > 0)) {
       throw Error(ErrorKind::kInvalidArgument,

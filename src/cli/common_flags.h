@@ -23,6 +23,7 @@ struct CommonFlags {
   int64_t num_classes = 0;
   int resize_size = 256;
   int crop_size = 224;
+  std::string interpolation = "bilinear";  // --interpolation: Resize's filter, bilinear|bicubic
   std::vector<float> mean = {0.485f, 0.456f, 0.406f};
   std::vector<float> std = {0.229f, 0.224f, 0.225f};
   std::optional<int> threads;
@@ -31,8 +32,9 @@ struct CommonFlags {
   bool no_fast_path = false;       // --no-fast-path: run the plain eager module (the reference)
 };
 
-// Registers -a/--arch, --resume, --checkpoint-key, --pretrained, --device, --npu, --num-classes, --resize-size,
-// --crop-size, --mean, --std, --threads, --amp, --amp-dtype, --no-fast-path on `app`, writing into `flags`.
+// Registers -a/--arch, --resume, --checkpoint-key, --pretrained, --device, --npu, --num-classes,
+// --resize-size, --crop-size, --interpolation, --mean, --std, --threads, --amp, --amp-dtype,
+// --no-fast-path on `app`, writing into `flags`.
 void add_common_flags(CLI::App& app, CommonFlags& flags);
 
 // The Engine options after parsing, with the device resolved from the flags and the runtime
@@ -43,7 +45,8 @@ engine::EngineOptions engine_options(const CommonFlags& flags,
                                      const runtime::RuntimeConfig& config);
 
 // The preprocessing options; throws Error(kInvalidArgument) naming the flag when --mean/--std
-// do not have 3 values, a std is not > 0, or a size is not > 0.
+// do not have 3 values, a std is not > 0, a size is not > 0, or --interpolation is not
+// bilinear or bicubic.
 data::PreprocessOptions preprocess_options(const CommonFlags& flags);
 
 // Prints "ERROR: Unknown command line arg: X" to stdout for each unparsed argument of `app`

@@ -1,4 +1,4 @@
-// Pillow 9.4's Image.resize(BILINEAR) for 8-bit RGB (its two passes are in
+// Pillow 9.4's Image.resize(BILINEAR / BICUBIC) for 8-bit RGB (its two passes are in
 // resample_kernels.cpp), restricted to the pixels a crop keeps, and torchvision 0.14's
 // Resize(int) / CenterCrop size rules.
 #include "data/image_resize.h"
@@ -27,7 +27,8 @@ using detail::resample_vertical;
 // bit-identical to cropping the full result. Follows Pillow's pass structure: horizontal
 // pass (only over the input rows the vertical pass reads) when the width changes, vertical
 // pass when the height changes.
-Image resample_region(const Image& image, int width, int height, int x0, int x1, int y0, int y1) {
+Image resample_region(const Image& image, int width, int height, int x0, int x1, int y0, int y1,
+                      Interpolation interpolation) {
   const bool need_horizontal = width != image.width;
   const bool need_vertical = height != image.height;
   Image out(x1 - x0, y1 - y0);
@@ -38,12 +39,12 @@ Image resample_region(const Image& image, int width, int height, int x0, int x1,
     }
     return out;
   }
-  const AxisCoefficients vertical = axis_coefficients(image.height, height, y0, y1);
+  const AxisCoefficients vertical = axis_coefficients(interpolation, image.height, height, y0, y1);
   if (!need_horizontal) {
     resample_vertical(image, x0, 0, vertical, out);
     return out;
   }
-  const AxisCoefficients horizontal = axis_coefficients(image.width, width, x0, x1);
+  const AxisCoefficients horizontal = axis_coefficients(interpolation, image.width, width, x0, x1);
   if (!need_vertical) {  // the horizontal pass alone, over rows y0..y1
     resample_horizontal(image, y0, horizontal, out);
     return out;
@@ -75,7 +76,7 @@ void check_target_size(int width, int height) {
 
 }  // namespace
 
-Image resize_bilinear(const Image& image, int width, int height) {
+Image resize(const Image& image, int width, int height, Interpolation interpolation) {
   check_not_empty(image, "resize");
   check_target_size(width, height);
   if (static_cast<int64_t>(width) * height > kMaxImagePixels) {
@@ -84,10 +85,11 @@ Image resize_bilinear(const Image& image, int width, int height) {
                                              std::to_string(kMaxImagePixels) + " pixels");
   }
   if (width == image.width && height == image.height) return image;  // PIL returns a copy
-  return resample_region(image, width, height, 0, width, 0, height);
+  return resample_region(image, width, height, 0, width, 0, height, interpolation);
 }
 
-Image resize_bilinear_window(const Image& image, int width, int height, const CropWindow& window) {
+Image resize_window(const Image& image, int width, int height, const CropWindow& window,
+                    Interpolation interpolation) {
   check_not_empty(image, "resize");
   check_target_size(width, height);
   if (window.width < 1 || window.height < 1 ||
@@ -102,7 +104,7 @@ Image resize_bilinear_window(const Image& image, int width, int height, const Cr
   const int y0 = std::max(window.top, 0),
             y1 = std::min<int64_t>(int64_t{window.top} + window.height, height);
   if (x0 >= x1 || y0 >= y1) return out;
-  const Image region = resample_region(image, width, height, x0, x1, y0, y1);
+  const Image region = resample_region(image, width, height, x0, x1, y0, y1, interpolation);
   for (int y = y0; y < y1; ++y) {
     std::memcpy(out.row(y - window.top) + static_cast<size_t>(x0 - window.left) * 3,
                 region.row(y - y0), static_cast<size_t>(region.width) * 3);
@@ -130,11 +132,11 @@ Size shorter_side_resize_size(int width, int height, int size) {
   return width_is_short ? Size{size, long_side} : Size{long_side, size};
 }
 
-Image resize_shorter_side(const Image& image, int size) {
+Image resize_shorter_side(const Image& image, int size, Interpolation interpolation) {
   check_not_empty(image, "Resize");
   const Size s = shorter_side_resize_size(image.width, image.height, size);
   if (s.width == image.width && s.height == image.height) return image;
-  return resize_bilinear(image, s.width, s.height);
+  return resize(image, s.width, s.height, interpolation);
 }
 
 int round_half_to_even_div2(int numerator) {

@@ -4,14 +4,16 @@
 #include <cstddef>  // image.h uses size_t without including it
 
 #include "data/image.h"
+#include "data/interpolation.h"
 
 namespace ptinfer::data {
 
-// PIL's Image.resize((width, height), Image.BILINEAR) on an RGB image: antialiased bilinear
-// (the filter's support widens with the downscale factor), fixed-point, horizontal pass then
-// vertical pass, each skipped when its dimension is unchanged; an unchanged size returns a
-// copy. Throws Error(kInvalidArgument) when width or height < 1 or the input is empty.
-Image resize_bilinear(const Image& image, int width, int height);
+// PIL's Image.resize((width, height), Image.BILINEAR or Image.BICUBIC) on an RGB image:
+// antialiased (the filter's support widens with the downscale factor), fixed-point,
+// horizontal pass then vertical pass, each skipped when its dimension is unchanged; an
+// unchanged size returns a copy. Throws Error(kInvalidArgument) when width or height < 1 or
+// the input is empty, Error(kUnsupported) when the target exceeds kMaxImagePixels.
+Image resize(const Image& image, int width, int height, Interpolation interpolation);
 
 struct Size {
   int width = 0;
@@ -23,9 +25,9 @@ struct Size {
 // when size < 1 or the image is empty.
 Size shorter_side_resize_size(int width, int height, int size);
 
-// transforms.Resize(size)(image) for an int size: resize_bilinear to
+// transforms.Resize(size, interpolation)(image) for an int size: resize to
 // shorter_side_resize_size, or a copy when that is the image's own size.
-Image resize_shorter_side(const Image& image, int size);
+Image resize_shorter_side(const Image& image, int size, Interpolation interpolation);
 
 // Python's round() of `numerator / 2.0` (round half to even), as torchvision's center_crop
 // computes crop_top = int(round((height - crop_height) / 2.0)).
@@ -43,11 +45,12 @@ struct CropWindow {
 };
 CropWindow center_crop_window(int image_height, int image_width, int crop_height, int crop_width);
 
-// The pixels of resize_bilinear(image, width, height) inside `window`, which may reach past
-// the resized image (those pixels are zero, like center_crop's padding), computed without
+// The pixels of resize(image, width, height, interpolation) inside `window`, which may reach
+// past the resized image (those pixels are zero, like center_crop's padding), computed without
 // the pixels outside it: bit-identical to cropping the full resize, and cheaper. Throws
-// Error(kInvalidArgument) as resize_bilinear, or for an empty window.
-Image resize_bilinear_window(const Image& image, int width, int height, const CropWindow& window);
+// Error(kInvalidArgument) as resize, or for an empty window.
+Image resize_window(const Image& image, int width, int height, const CropWindow& window,
+                    Interpolation interpolation);
 
 // transforms.CenterCrop((crop_height, crop_width))(image), zero padding included. Throws
 // Error(kInvalidArgument) for crop sizes < 1.

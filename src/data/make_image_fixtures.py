@@ -6,10 +6,11 @@ Usage: make_image_fixtures.py --out DIR
 
 DIR/manifest.json:
   images: [{file, format, width, height, decoded,            # decoded: raw RGB HWC bytes
-            cases: [{resize, crop, resized_width, resized_height,
+            cases: [{resize, crop, interpolation, resized_width, resized_height,
                      resized (raw RGB, omitted when large), cropped (raw RGB),
                      tensor (raw float32 CHW)}],
-            pil_resizes: [{width, height, file}]}]            # Image.resize(BILINEAR) output
+            pil_resizes: [{width, height, interpolation, file}]}]  # Image.resize output
+  interpolation: "bilinear" | "bicubic" (torchvision's InterpolationMode value; PIL's filter)
   bad: [{file, kind, pil_fails}]   # kind: corrupt_data | not_found | unsupported
 All content is seeded noise plus gradients, so that resampling errors show.
 """
@@ -28,6 +29,10 @@ from torchvision import transforms
 MEAN = [0.485, 0.456, 0.406]
 STD = [0.229, 0.224, 0.225]
 DEFAULT_CASES = [(256, 224), (32, 28), (20, 28), (0, 8), (7, 9)]
+# Resize(n, BICUBIC) + CenterCrop(m): downscales, upscales of the small images, odd sizes.
+BICUBIC_CASES = [(256, 224), (20, 28), (7, 9)]
+FILTERS = {"bilinear": (Image.BILINEAR, transforms.InterpolationMode.BILINEAR),
+           "bicubic": (Image.BICUBIC, transforms.InterpolationMode.BICUBIC)}
 MAX_STORED_RESIZED = 1_500_000  # bytes; larger resized images are checked via crop/tensor only
 
 
@@ -188,6 +193,9 @@ def build_images():
     out.append(("png_1x300.png", pil_bytes(rgb(1, 300, 27), "PNG")))
     out.append(("png_2x3.png", pil_bytes(rgb(2, 3, 28), "PNG")))
     out.append(("png_rgb_300x256.png", pil_bytes(rgb(300, 256, 29), "PNG")))  # Resize(256): no-op
+    # Black and white blocks: bicubic's overshoot past 0 and 255 must clamp as PIL's does.
+    blocks = (np.add.outer(np.arange(27) // 3, np.arange(39) // 2) % 2 * 255).astype(np.uint8)
+    out.append(("png_blocks_39x27.png", pil_bytes(Image.fromarray(np.stack([blocks, 255 - blocks, blocks], 2)), "PNG")))
 
     # PNG written here (PIL cannot write these variants)
     g = content(33, 21, 30, 3).astype(np.int64)
@@ -322,13 +330,16 @@ def main():
         entry = {"file": name, "format": fmt, "width": img.width, "height": img.height,
                  "decoded": write(out_dir, stem + ".decoded.rgb", img.tobytes()), "cases": [], "pil_resizes": []}
         large = img.width * img.height > 1_000_000
-        cases = [(256, 224), (32, 28)] if large else DEFAULT_CASES
-        for resize, crop in cases:
-            resized = transforms.Resize(resize)(img) if resize > 0 else img
+        cases = [(256, 224, "bilinear"), (32, 28, "bilinear"), (256, 224, "bicubic")] if large else (
+            [(r, c, "bilinear") for r, c in DEFAULT_CASES] + [(r, c, "bicubic") for r, c in BICUBIC_CASES])
+        for resize, crop, interpolation in cases:
+            mode = FILTERS[interpolation][1]
+            resized = transforms.Resize(resize, interpolation=mode)(img) if resize > 0 else img
             cropped = transforms.CenterCrop(crop)(resized)
             tensor = normalize(to_tensor(cropped)).contiguous()
-            tag = f"{stem}.r{resize}c{crop}"
-            case = {"resize": resize, "crop": crop, "resized_width": resized.width, "resized_height": resized.height,
+            tag = f"{stem}.r{resize}c{crop}" + ("" if interpolation == "bilinear" else "." + interpolation)
+            case = {"resize": resize, "crop": crop, "interpolation": interpolation,
+                    "resized_width": resized.width, "resized_height": resized.height,
                     "cropped": write(out_dir, tag + ".cropped.rgb", cropped.tobytes()),
                     "tensor": write(out_dir, tag + ".tensor.f32", tensor.numpy().astype("<f4").tobytes())}
             if resized.width * resized.height * 3 <= MAX_STORED_RESIZED:
@@ -339,10 +350,12 @@ def main():
             upscale = (2 * w + 1, 3 * h) if w * h <= 20000 else (w + 3, h + 2)
             sizes = {(w, max(1, h // 3)), (max(1, w // 3), h), upscale, (max(1, w // 7), max(1, h // 5)),
                      (w + 1, max(1, h - 1)), (1, 1), (w, h)}
-            for rw, rh in sorted(sizes):
-                r = img.resize((rw, rh), Image.BILINEAR)
-                entry["pil_resizes"].append({"width": rw, "height": rh,
-                                             "file": write(out_dir, f"{stem}.pil{rw}x{rh}.rgb", r.tobytes())})
+            for interpolation, (pil_filter, _) in FILTERS.items():
+                for rw, rh in sorted(sizes):
+                    r = img.resize((rw, rh), pil_filter)
+                    entry["pil_resizes"].append({"width": rw, "height": rh, "interpolation": interpolation,
+                                                 "file": write(out_dir, f"{stem}.pil{rw}x{rh}.{interpolation}.rgb",
+                                                               r.tobytes())})
         manifest["images"].append(entry)
 
     for name, data, kind in bad_files(good):

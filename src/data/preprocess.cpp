@@ -1,5 +1,5 @@
 // The validation transform. Only the resized pixels that CenterCrop keeps are computed
-// (resize_bilinear_window; zero outside the resized image, as torchvision's padding), and
+// (resize_window; zero outside the resized image, as torchvision's padding), and
 // each byte goes through a 256-entry table per channel holding torchvision's float32 result
 //   (float(v) / 255.0f - mean[c]) / std[c]
 // which ToTensor (byte tensor .div(255)) and Normalize (sub_(mean).div_(std)) compute
@@ -51,7 +51,7 @@ void preprocess_image(const Image& image, const PreprocessOptions& options, floa
     const CropWindow w = center_crop_window(s.height, s.width, crop, crop);
     cropped = s.width == image.width && s.height == image.height
                   ? center_crop(image, crop, crop)  // torchvision's Resize is then a no-op
-                  : resize_bilinear_window(image, s.width, s.height, w);
+                  : resize_window(image, s.width, s.height, w, options.interpolation);
   } else {
     cropped = center_crop(image, crop, crop);
   }

@@ -1,6 +1,6 @@
 // The validation transform of the guide's sample, bit-exact with torchvision 0.14 on PIL images:
-//   PIL.Image.open(path).convert('RGB') -> Resize(resize_size) -> CenterCrop(crop_size)
-//   -> ToTensor() -> Normalize(mean, std)
+//   PIL.Image.open(path).convert('RGB') -> Resize(resize_size, interpolation)
+//   -> CenterCrop(crop_size) -> ToTensor() -> Normalize(mean, std)
 #pragma once
 
 #include <array>
@@ -9,12 +9,14 @@
 #include <string>
 
 #include "data/image.h"
+#include "data/interpolation.h"
 
 namespace ptinfer::data {
 
 struct PreprocessOptions {
   int resize_size = 256;                                 // shorter side after Resize; 0 = no resize
   int crop_size = 224;                                   // CenterCrop to crop_size x crop_size
+  Interpolation interpolation = Interpolation::kBilinear;  // Resize's filter (as torchvision's)
   std::array<float, 3> mean = {0.485f, 0.456f, 0.406f};  // Normalize mean, per channel
   std::array<float, 3> std = {0.229f, 0.224f, 0.225f};   // Normalize std, per channel (> 0)
 };

@@ -1,5 +1,5 @@
-// The whole validation transform against torchvision: decode + Resize + CenterCrop +
-// ToTensor + Normalize must give the very same float32 values (compared bitwise).
+// The whole validation transform against torchvision: decode + Resize (bilinear and bicubic)
+// + CenterCrop + ToTensor + Normalize must give the very same float32 values (compared bitwise).
 #include "data/preprocess.h"
 
 #include <gtest/gtest.h>
@@ -20,15 +20,18 @@ using testing::read_fixture_bytes;
 
 TEST(Preprocess, MatchesTorchvisionBitForBit) {
   const auto manifest = load_image_manifest();
-  int checked = 0;
+  int checked = 0, bicubic = 0;
   for (const auto& entry : manifest["images"]) {
     for (const auto& c : entry["cases"]) {
       PreprocessOptions options;  // ImageNet mean/std, as the fixture's Normalize
       options.resize_size = c["resize"];
       options.crop_size = c["crop"];
+      options.interpolation =
+          parse_interpolation(c["interpolation"].get<std::string>(), "fixture interpolation");
       SCOPED_TRACE(entry["file"].get<std::string>() + " resize " +
                    std::to_string(options.resize_size) + " crop " +
-                   std::to_string(options.crop_size));
+                   std::to_string(options.crop_size) + " " +
+                   interpolation_name(options.interpolation));
       const auto expected_bytes =
           read_fixture_bytes(image_fixture_dir() + "/" + c["tensor"].get<std::string>());
       std::vector<float> actual(preprocessed_size(options));
@@ -44,14 +47,17 @@ TEST(Preprocess, MatchesTorchvisionBitForBit) {
       EXPECT_EQ(differing, 0u) << "first at " << first << ": " << actual[first] << " vs "
                                << expected[first];
       ++checked;
+      bicubic += options.interpolation == Interpolation::kBicubic;
     }
   }
-  EXPECT_GE(checked, 150);
+  EXPECT_GE(checked, 250);
+  EXPECT_GE(bicubic, 100);
 }
 
 TEST(Preprocess, SizeAndInvalidOptions) {
   PreprocessOptions options;
   EXPECT_EQ(preprocessed_size(options), 3u * 224 * 224);
+  EXPECT_EQ(options.interpolation, Interpolation::kBilinear);  // the guide's transform
   const Image image(8, 8);
   std::vector<float> out(3 * 224 * 224);
   options.crop_size = 0;

@@ -1,4 +1,5 @@
-// Pillow 9.4's Resample.c arithmetic for 8-bit RGB, plain and SSE2 (see resample_kernels.h).
+// Pillow 9.4's Resample.c arithmetic for 8-bit RGB, bilinear and bicubic, plain and SSE2 (see
+// resample_kernels.h).
 // Every step keeps Pillow's arithmetic (double coefficients, the same rounding into 22-bit
 // fixed point, int32 accumulation starting at one half, arithmetic shift and clamp), because a
 // different but "equivalent" formula changes some output bytes by one. Written here rather than
@@ -16,9 +17,30 @@
 namespace ptinfer::data::detail {
 namespace {
 
+// Pillow's filters, each with its support (the half-width at scale 1), written as Pillow
+// evaluates them: the same operations in the same order give the same doubles.
+struct Filter {
+  double (*weight)(double x);
+  double support;
+};
+
 double bilinear_filter(double x) {
   if (x < 0.0) x = -x;
   return x < 1.0 ? 1.0 - x : 0.0;
+}
+
+// Keys' cubic convolution kernel with a = -0.5 (Pillow's BICUBIC).
+double bicubic_filter(double x) {
+  constexpr double a = -0.5;
+  if (x < 0.0) x = -x;
+  if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
+  if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
+  return 0.0;
+}
+
+Filter filter_of(Interpolation interpolation) {
+  return interpolation == Interpolation::kBicubic ? Filter{bicubic_filter, 2.0}
+                                                  : Filter{bilinear_filter, 1.0};
 }
 
 inline uint8_t clip8(int32_t acc) {
@@ -28,12 +50,14 @@ inline uint8_t clip8(int32_t acc) {
 
 }  // namespace
 
-AxisCoefficients axis_coefficients(int in_size, int out_size, int begin, int end) {
+AxisCoefficients axis_coefficients(Interpolation interpolation, int in_size, int out_size,
+                                   int begin, int end) {
+  const Filter filter = filter_of(interpolation);
   // Pillow passes the source box as floats (0, in_size); the difference is exact here.
   const float box_begin = 0.0f, box_end = static_cast<float>(in_size);
   const double scale = static_cast<double>(box_end - box_begin) / out_size;
   const double filterscale = scale < 1.0 ? 1.0 : scale;  // widen the filter when shrinking
-  const double support = 1.0 * filterscale;              // bilinear support is 1
+  const double support = filter.support * filterscale;
   AxisCoefficients c;
   c.ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
   const int n_out = end - begin;
@@ -52,7 +76,7 @@ AxisCoefficients axis_coefficients(int in_size, int out_size, int begin, int end
     const int n = hi - lo;
     double total = 0.0;
     for (int x = 0; x < n; ++x) {
-      const double w = bilinear_filter((x + lo - center + 0.5) * inv_scale);
+      const double w = filter.weight((x + lo - center + 0.5) * inv_scale);
       weights[x] = w;
       total += w;
     }
@@ -60,6 +84,7 @@ AxisCoefficients axis_coefficients(int in_size, int out_size, int begin, int end
     for (int x = 0; x < n; ++x) {
       const double w = total != 0.0 ? weights[x] / total : weights[x];
       const double scaled = w * (1 << kPrecisionBits);
+      // Rounds half away from zero: bicubic's negative lobes round down, not up.
       taps[x] = static_cast<int32_t>(w < 0 ? -0.5 + scaled : 0.5 + scaled);
     }
     c.first[i] = lo;
@@ -110,6 +135,8 @@ void resample_vertical_plain(const Image& in, int col_begin, int row_shift,
 namespace {
 
 // A 22-bit tap w as w = high * 2^15 + low with 0 <= low < 2^15: both fit pmaddwd's int16.
+// For bicubic's negative taps high = w >> 15 (arithmetic: floor) is negative and low still
+// non-negative, so p * low + ((p * high) << 15) is p * w in int32 for either sign.
 inline int16_t low15(int32_t w) { return static_cast<int16_t>(w & 0x7fff); }
 inline int16_t high(int32_t w) { return static_cast<int16_t>(w >> 15); }
 

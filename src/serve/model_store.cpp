@@ -144,7 +144,7 @@ ModelSpec read_model_config(const std::string& folder_text, const ModelSpec& def
   if (j.contains("preprocessing")) {
     const json& p = j["preprocessing"];
     if (!p.is_object()) r.fail("preprocessing", "must be an object, got " + p.dump());
-    r.only_keys(p, "preprocessing.", {"resize_size", "crop_size", "mean", "std"});
+    r.only_keys(p, "preprocessing.", {"resize_size", "crop_size", "interpolation", "mean", "std"});
     if (p.contains("resize_size")) {
       spec.preprocess.resize_size =
           static_cast<int>(r.integer(p["resize_size"], "preprocessing.resize_size", 0));
@@ -152,6 +152,15 @@ ModelSpec read_model_config(const std::string& folder_text, const ModelSpec& def
     if (p.contains("crop_size")) {
       spec.preprocess.crop_size =
           static_cast<int>(r.integer(p["crop_size"], "preprocessing.crop_size", 1));
+    }
+    if (p.contains("interpolation")) {
+      const std::string text = r.text(p["interpolation"], "preprocessing.interpolation");
+      try {
+        spec.preprocess.interpolation =
+            data::parse_interpolation(text, "\"preprocessing.interpolation\"");
+      } catch (const Error& e) {
+        throw Error(ErrorKind::kInvalidArgument, file + ": " + e.what());
+      }
     }
     if (p.contains("mean")) spec.preprocess.mean = r.triple(p["mean"], "preprocessing.mean", false);
     if (p.contains("std")) spec.preprocess.std = r.triple(p["std"], "preprocessing.std", true);

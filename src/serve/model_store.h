@@ -10,6 +10,7 @@
 //     "amp": "O0",                            optional: O0..O3 (amp/policy.h)
 //     "amp_dtype": "bf16",                    optional: bf16 or fp16
 //     "preprocessing": {"resize_size": 256, "crop_size": 224,
+//                       "interpolation": "bilinear",    or "bicubic" (Resize's filter)
 //                       "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
 //     "batching": {"max_batch_size": 8, "max_queue_delay_us": 2000, "queue_size": 64,
 //                  "request_timeout_ms": 30000}

@@ -56,8 +56,8 @@ TEST_F(ModelStore, ReadsEveryKeyAndKeepsDefaults) {
   std::string dir = model("r18", R"({
     "name": "r18", "arch": "resnet18", "checkpoint": "model.pth", "labels": "labels.json",
     "checkpoint_key": "state_dict", "amp": "O2", "amp_dtype": "bf16",
-    "preprocessing": {"resize_size": 40, "crop_size": 32, "mean": [0.5, 0.5, 0.5],
-                      "std": [0.25, 0.5, 1]},
+    "preprocessing": {"resize_size": 40, "crop_size": 32, "interpolation": "bicubic",
+                      "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.5, 1]},
     "batching": {"max_batch_size": 16, "max_queue_delay_us": 0, "queue_size": 32,
                  "request_timeout_ms": 100}})");
   std::ofstream(fs::path(dir) / "labels.json") << R"({"0": "a"})";
@@ -70,6 +70,7 @@ TEST_F(ModelStore, ReadsEveryKeyAndKeepsDefaults) {
   EXPECT_EQ(s.amp.level, amp::OptLevel::kO2);
   EXPECT_EQ(s.preprocess.resize_size, 40);
   EXPECT_EQ(s.preprocess.crop_size, 32);
+  EXPECT_EQ(s.preprocess.interpolation, data::Interpolation::kBicubic);
   EXPECT_FLOAT_EQ(s.preprocess.std[0], 0.25f);
   EXPECT_EQ(s.batching.max_batch_size, 16);
   EXPECT_EQ(s.batching.max_queue_delay_us, 0);
@@ -84,6 +85,7 @@ TEST_F(ModelStore, ReadsEveryKeyAndKeepsDefaults) {
   EXPECT_EQ(s.arch, "resnet50");
   EXPECT_EQ(s.batching.max_batch_size, 4);
   EXPECT_EQ(s.preprocess.crop_size, 224);
+  EXPECT_EQ(s.preprocess.interpolation, data::Interpolation::kBilinear);
   EXPECT_EQ(s.labels, "");
 }
 
@@ -110,6 +112,10 @@ TEST_F(ModelStore, ErrorsNameTheFileAndTheKey) {
        "\"preprocessing.std\" must be a list of 3 numbers > 0"},
       {R"({"checkpoint": "model.pth", "preprocessing": {"crop_size": 0}})",
        "\"preprocessing.crop_size\" must be an integer >= 1"},
+      {R"({"checkpoint": "model.pth", "preprocessing": {"interpolation": "nearest"}})",
+       "\"preprocessing.interpolation\" must be bilinear or bicubic, got 'nearest'"},
+      {R"({"checkpoint": "model.pth", "preprocessing": {"interpolation": 3}})",
+       "\"preprocessing.interpolation\" must be a non-empty string, got 3"},
       {R"({"checkpoint": "model.pth", "arch": 18})", "\"arch\" must be a non-empty string"},
       {R"({"checkpoint": "model.pth", "arch": "resnet19"})",
        "\"arch\": unknown architecture 'resnet19'"},

@@ -77,6 +77,18 @@ class CliErrors(unittest.TestCase):
         ok = self.validate(extra=["--checkpoint-key", "state_dict", "--threads", "1"])
         self.assertEqual(ok.returncode, 0, ok.stderr)
 
+    def test_invalid_preprocessing_flags_exit_2_naming_the_flag(self):
+        for extra, message in [(["--interpolation", "nearest"],
+                                "--interpolation must be bilinear or bicubic, got 'nearest'"),
+                               (["--resize-size", "-1"], "--resize-size must be >= 0"),
+                               (["--crop-size", "0"], "--crop-size must be >= 1")]:
+            self.assert_fails(self.validate(extra=extra), message, code=2)
+        for command in (["predict", "-a", "resnet18", "--resume", self.ckpt, "x.jpg"],
+                        ["serve", "--port", "0", "--model", "m=%s,arch=resnet18" % self.ckpt]):
+            proc = common.run_ptinfer(command + ["--interpolation", "lanczos"], check=False)
+            self.assert_fails(proc, "--interpolation must be bilinear or bicubic, got 'lanczos'",
+                              code=2)
+
     def test_unknown_arch_lists_known_ones(self):
         proc = self.validate(arch="resnet19")
         self.assert_fails(proc, "resnet19", "resnet18", "wide_resnet101_2")

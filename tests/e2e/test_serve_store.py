@@ -64,17 +64,17 @@ class ServeStore(unittest.TestCase):
         cls.model.load_state_dict(state)
         cls.model.eval()
 
-    def reference(self, i, resize, crop):
+    def reference(self, i, resize, crop, interpolation=T.InterpolationMode.BILINEAR):
         """PyTorch's top-k {label: probability} for image i."""
-        tf = T.Compose([T.Resize(resize), T.CenterCrop(crop), T.ToTensor(),
+        tf = T.Compose([T.Resize(resize, interpolation), T.CenterCrop(crop), T.ToTensor(),
                         T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
         with torch.no_grad():
             p = torch.softmax(self.model(tf(Image.open(self.paths[i]).convert("RGB"))[None]), 1)[0]
         values, indices = p.topk(NUM_CLASSES)
         return [(LABELS[k], v) for k, v in zip(indices.tolist(), values.tolist())]
 
-    def check_answer(self, answer, i, resize, crop):
-        want = self.reference(i, resize, crop)
+    def check_answer(self, answer, i, resize, crop, interpolation=T.InterpolationMode.BILINEAR):
+        want = self.reference(i, resize, crop, interpolation)
         self.assertEqual(list(answer.keys()), [k for k, _ in want])
         for got, (_, p) in zip(answer.values(), want):
             self.assertAlmostEqual(got, p, delta=1e-5)
@@ -110,6 +110,8 @@ class ServeStore(unittest.TestCase):
             ({"checkpoint": "nowhere.pth"}, '"checkpoint": file '),
             ({"checkpoint": "model.pth", "preprocessing": {"std": [1, 1]}},
              '"preprocessing.std" must be a list of 3 numbers > 0'),
+            ({"checkpoint": "model.pth", "preprocessing": {"interpolation": "nearest"}},
+             '"preprocessing.interpolation" must be bilinear or bicubic, got \'nearest\''),
             ("{\"checkpoint\": ", "invalid JSON"),
         ]
         for i, (config, reason) in enumerate(cases):
@@ -139,7 +141,7 @@ class ServeStore(unittest.TestCase):
         # them: readiness is observed while a model is really still loading, with no timing.
         store = self.make_store("store", {"late": {
             "arch": "resnet18", "checkpoint": "model.pth", "labels": "labels.fifo",
-            "preprocessing": {"resize_size": 40, "crop_size": 32},
+            "preprocessing": {"resize_size": 40, "crop_size": 32, "interpolation": "bicubic"},
             "batching": {"max_batch_size": 4, "max_queue_delay_us": 1000, "queue_size": 16}}})
         fifo = os.path.join(store, "late", "labels.fifo")
         os.mkfifo(fifo)
@@ -197,12 +199,12 @@ class ServeStore(unittest.TestCase):
         meta = requests.get(s.url + "/v2/models/late", timeout=30).json()
         self.assertEqual(meta["inputs"][0]["shape"], [-1, 3, 32, 32])
         self.assertEqual(self.metric(s, "ptinfer_model_calls_total", "late"), 0)  # warm-up aside
-        # The store's own preprocessing (Resize(40)) and labels.
+        # The store's own preprocessing (Resize(40, BICUBIC)) and labels.
         for i in range(2):
             r = requests.post(s.url + "/predictions/late", data=read_bytes(self.paths[i]),
                               timeout=60)
             self.assertEqual(r.status_code, 200, r.text)
-            self.check_answer(r.json(), i, 40, 32)
+            self.check_answer(r.json(), i, 40, 32, T.InterpolationMode.BICUBIC)
 
     def test_connections_are_bounded(self):
         s = self.start(["--model", "m=%s,arch=resnet18" % self.ckpt, "--resize-size", "32",

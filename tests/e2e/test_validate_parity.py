@@ -68,6 +68,24 @@ class ValidateParity(unittest.TestCase):
         self.assertGreater(s["peak_rss_mib"], 45)
         self.assertIn("=> first prediction ", proc.stdout)
 
+    def test_bicubic_resize_equals_pytorch(self):
+        # transforms.Resize(255, interpolation=BICUBIC) + CenterCrop(240), as several
+        # torchvision weights preprocess: the images are downscaled and upscaled.
+        sizes = ["--resize-size", "255", "--crop-size", "240"]
+        ref_csv = os.path.join(self.tmp, "bicubic_ref.csv")
+        common.run_reference(["--data", os.path.join(self.tmp, "data"), "-a", "resnet18",
+                              "--resume", self.ckpt, "-b", "8", "--interpolation", "bicubic",
+                              "--predictions", ref_csv] + sizes)
+        ref = common.read_csv(ref_csv)
+        _, ours, summary = self.run_validate("--interpolation", "bicubic", *sizes)
+        self.assertEqual(summary["config"]["interpolation"], "bicubic")
+        self.assert_same_predictions(ours, ref)
+        # The flag reaches the resize: bilinear at the same sizes gives other scores.
+        _, bilinear, summary = self.run_validate(*sizes)
+        self.assertEqual(summary["config"]["interpolation"], "bilinear")
+        self.assertTrue(any(abs(float(a["score1"]) - float(b["score1"])) > 1e-4
+                            for a, b in zip(bilinear, ref)))
+
     def test_worker_count_and_shuffle_do_not_change_results(self):
         _, ours, summary = self.run_validate("-j", "3", "-b", "4", "--shuffle", "--seed", "7")
         by_path = {r["path"]: r for r in ours}
