@@ -1,0 +1,157 @@
+// The RegNet family's own behaviour: settings and input checks, torchvision's initialisation,
+// Init::kSkip, training mode and bf16. Parity with torchvision (widths, depths, keys, logits) is
+// zoo_parity_test.cpp.
+#include "models/regnet.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <sstream>
+#include <string>
+
+#include "common/error.h"
+#include "models/registry.h"
+
+namespace ptinfer::models {
+namespace {
+
+void expect_invalid_argument(const std::function<void()>& call, const std::string& needle) {
+  try {
+    call();
+    FAIL() << "no error; expected one mentioning '" << needle << "'";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument) << e.what();
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+TEST(RegNet, RejectsInvalidSettingsAndInputs) {
+  // torchvision's ValueError cases: w_0 not a multiple of 8, w_m <= 1, w_a < 0, w_0 <= 0.
+  for (auto call : {+[] { RegNetBlockParams::from_init_params(16, 44, 27.89, 2.09, 8); },
+                    +[] { RegNetBlockParams::from_init_params(16, 48, 27.89, 1.0, 8); },
+                    +[] { RegNetBlockParams::from_init_params(16, 48, -1.0, 2.09, 8); },
+                    +[] { RegNetBlockParams::from_init_params(16, 0, 27.89, 2.09, 8); }}) {
+    expect_invalid_argument(call, "Invalid RegNet settings");
+  }
+  expect_invalid_argument([] { RegNet(regnet_block_params("regnet_x_400mf"), 0, Init::kSkip); },
+                          "num_classes");
+  try {
+    regnet_block_params("regnet_z_1gf");
+    FAIL() << "an unknown configuration was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kNotFound);
+  }
+  auto model = create_model("regnet_x_400mf", 10);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  expect_invalid_argument([&] { model->forward(torch::zeros({1, 4, 32, 32})); }, "[1, 4, 32, 32]");
+  expect_invalid_argument([&] { model->forward(torch::zeros({3, 32, 32})); }, "[3, 32, 32]");
+}
+
+// Every stage's width and group width fit: the bottleneck width is a multiple of the group width
+// (what _adjust_widths_groups_compatibilty guarantees), for every configuration.
+TEST(RegNet, StageWidthsAreMultiplesOfTheirGroupWidths) {
+  for (const auto& arch : family_archs("regnet")) {
+    const RegNetBlockParams p = regnet_block_params(arch);
+    ASSERT_EQ(p.widths.size(), p.depths.size()) << arch;
+    ASSERT_EQ(p.widths.size(), p.group_widths.size()) << arch;
+    for (size_t i = 0; i < p.widths.size(); ++i) {
+      EXPECT_EQ(p.widths[i] % p.group_widths[i], 0) << arch << " stage " << i;
+      EXPECT_EQ(p.strides[i], 2) << arch;
+    }
+    EXPECT_EQ(p.se_ratio.has_value(), arch.rfind("regnet_y_", 0) == 0) << arch;
+  }
+}
+
+TEST(RegNet, InitialisationFollowsTorchvision) {
+  torch::manual_seed(0);
+  auto model = create_model("regnet_y_800mf", 10);
+  auto params = model->named_parameters();
+  // normal_(0, sqrt(2 / fan_out)), fan_out = kh * kw * out_channels (groups do not enter).
+  const torch::Tensor w = params["trunk_output.block4.block4-0.f.b.0.weight"];
+  const double expected_std = std::sqrt(2.0 / (9.0 * static_cast<double>(w.size(0))));
+  EXPECT_NEAR(w.std().item<double>(), expected_std, 0.03 * expected_std);
+  EXPECT_NEAR(w.mean().item<double>(), 0.0, 0.03 * expected_std);
+  EXPECT_TRUE(torch::all(params["stem.1.weight"] == 1).item<bool>());
+  EXPECT_TRUE(torch::all(params["trunk_output.block1.block1-0.f.c.1.bias"] == 0).item<bool>());
+  EXPECT_NEAR(params["fc.weight"].std().item<double>(), 0.01, 0.001);
+  EXPECT_TRUE(torch::all(params["fc.bias"] == 0).item<bool>());
+  // torchvision's loop sets only conv weights: the SE biases keep nn.Conv2d's default,
+  // uniform within 1/sqrt(fan_in).
+  const torch::Tensor se_bias = params["trunk_output.block2.block2-0.f.se.fc1.bias"];
+  const int64_t fan_in = params["trunk_output.block2.block2-0.f.se.fc1.weight"].size(1);
+  EXPECT_GT(se_bias.abs().max().item<double>(), 0.0);
+  EXPECT_LE(se_bias.abs().max().item<double>(), 1.0 / std::sqrt(static_cast<double>(fan_in)));
+}
+
+// Init::kSkip builds the same modules (printed options, parameter names and shapes) with conv
+// and fc parameters at zero, no torchvision init; given the same state, the same logits.
+TEST(RegNet, SkippedInitialisationBuildsTheSameModules) {
+  for (const char* arch : {"regnet_x_400mf", "regnet_y_400mf"}) {
+    torch::manual_seed(0);
+    auto reference = create_model(arch, 10);
+    auto skipped = create_model(arch, 10, Init::kSkip);
+    std::ostringstream printed_reference, printed_skipped;
+    printed_reference << *reference;
+    printed_skipped << *skipped;
+    EXPECT_EQ(printed_reference.str(), printed_skipped.str()) << arch;
+    const auto reference_params = reference->named_parameters();
+    const auto params = skipped->named_parameters();
+    ASSERT_EQ(reference_params.size(), params.size()) << arch;
+    torch::NoGradGuard no_grad;
+    for (size_t i = 0; i < params.size(); ++i) {
+      ASSERT_EQ(params[i].key(), reference_params[i].key()) << arch;
+      EXPECT_EQ(params[i].value().sizes(), reference_params[i].value().sizes())
+          << arch << " " << params[i].key();
+      if (params[i].key().find(".1.") == std::string::npos) {  // not a BatchNorm
+        EXPECT_TRUE(torch::all(params[i].value() == 0).item<bool>())
+            << arch << " " << params[i].key();
+      }
+      params[i].value().copy_(reference_params[i].value());
+    }
+    const auto reference_buffers = reference->named_buffers();
+    const auto buffers = skipped->named_buffers();
+    ASSERT_EQ(reference_buffers.size(), buffers.size()) << arch;
+    for (size_t i = 0; i < buffers.size(); ++i) {
+      buffers[i].value().copy_(reference_buffers[i].value());
+    }
+    reference->eval();
+    skipped->eval();
+    const torch::Tensor x = torch::randn({2, 3, 48, 40});
+    EXPECT_TRUE(torch::equal(reference->forward(x), skipped->forward(x))) << arch;
+  }
+}
+
+// finetune's use: training mode runs autograd through every block (no in-place op in the way),
+// reaches every parameter, and updates the running statistics.
+TEST(RegNet, TrainsWithAutograd) {
+  torch::manual_seed(0);
+  auto model = create_model("regnet_y_400mf", 5);
+  model->train();
+  const torch::Tensor mean_before = model->named_buffers()["stem.1.running_mean"].clone();
+  const torch::Tensor logits = model->forward(torch::randn({2, 3, 32, 32}));
+  torch::nn::functional::cross_entropy(logits, torch::tensor({1, 3})).backward();
+  for (const auto& p : model->named_parameters()) {
+    ASSERT_TRUE(p.value().grad().defined()) << p.key();
+    EXPECT_TRUE(torch::isfinite(p.value().grad()).all().item<bool>()) << p.key();
+  }
+  EXPECT_FALSE(torch::equal(model->named_buffers()["stem.1.running_mean"], mean_before));
+}
+
+// Device/dtype agnostic: the whole model in bf16 computes bf16 logits close to fp32's.
+TEST(RegNet, RunsInBfloat16) {
+  torch::manual_seed(0);
+  auto model = create_model("regnet_y_400mf", 10);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = torch::randn({2, 3, 32, 32});
+  const torch::Tensor reference = model->forward(x);
+  model->to(torch::kBFloat16);
+  const torch::Tensor y = model->forward(x.to(torch::kBFloat16));
+  EXPECT_EQ(y.scalar_type(), torch::kBFloat16);
+  EXPECT_LT(((y.to(torch::kFloat) - reference).norm() / reference.norm()).item<double>(), 0.1);
+}
+
+}  // namespace
+}  // namespace ptinfer::models
