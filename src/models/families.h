@@ -10,5 +10,6 @@
 namespace ptinfer::models {
 
 std::vector<ArchSpec> resnet_archs();
+std::vector<ArchSpec> mobilenet_v2_archs();
 
 }  // namespace ptinfer::models
