@@ -11,5 +11,6 @@ namespace ptinfer::models {
 
 std::vector<ArchSpec> resnet_archs();
 std::vector<ArchSpec> mobilenet_v2_archs();
+std::vector<ArchSpec> mobilenet_v3_archs();
 
 }  // namespace ptinfer::models
