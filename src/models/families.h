@@ -12,5 +12,6 @@ namespace ptinfer::models {
 std::vector<ArchSpec> resnet_archs();
 std::vector<ArchSpec> mobilenet_v2_archs();
 std::vector<ArchSpec> mobilenet_v3_archs();
+std::vector<ArchSpec> mnasnet_archs();
 
 }  // namespace ptinfer::models
