@@ -13,5 +13,6 @@ std::vector<ArchSpec> resnet_archs();
 std::vector<ArchSpec> mobilenet_v2_archs();
 std::vector<ArchSpec> mobilenet_v3_archs();
 std::vector<ArchSpec> mnasnet_archs();
+std::vector<ArchSpec> efficientnet_archs();
 
 }  // namespace ptinfer::models
