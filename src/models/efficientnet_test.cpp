@@ -31,6 +31,10 @@ TEST(EfficientNet, TrainsWithAutograd) {
   for (const char* arch : kArchs) checks::expect_trains(arch);
 }
 
+TEST(EfficientNet, RunsInBfloat16WithFp32BatchNorm) {
+  for (const char* arch : kArchs) checks::expect_runs_in_bfloat16(arch);
+}
+
 TEST(EfficientNet, DropoutOnlyInTraining) {
   for (const char* arch : kArchs) checks::expect_dropout_only_in_training(arch);
 }

@@ -28,6 +28,10 @@ TEST(MNASNet, TrainsWithAutograd) {
   for (const char* arch : kArchs) checks::expect_trains(arch);
 }
 
+TEST(MNASNet, RunsInBfloat16WithFp32BatchNorm) {
+  for (const char* arch : kArchs) checks::expect_runs_in_bfloat16(arch);
+}
+
 TEST(MNASNet, DropoutOnlyInTraining) {
   for (const char* arch : kArchs) checks::expect_dropout_only_in_training(arch);
 }

@@ -26,6 +26,10 @@ TEST(MobileNetV3, TrainsWithAutograd) {
   for (const char* arch : kArchs) checks::expect_trains(arch);
 }
 
+TEST(MobileNetV3, RunsInBfloat16WithFp32BatchNorm) {
+  for (const char* arch : kArchs) checks::expect_runs_in_bfloat16(arch);
+}
+
 TEST(MobileNetV3, DropoutOnlyInTraining) {
   for (const char* arch : kArchs) checks::expect_dropout_only_in_training(arch);
 }

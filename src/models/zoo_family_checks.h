@@ -138,6 +138,52 @@ inline void expect_dropout_only_in_training(const std::string& arch) {
   EXPECT_TRUE(torch::equal(model->forward(x), model->forward(x))) << arch;
 }
 
+// O2's cast done by hand (amp::apply_to_model casts the same tensors): every module's own
+// floating-point parameters and buffers in bf16 except BatchNorm's, which stay fp32.
+inline void cast_like_o2(torch::nn::Module& model) {
+  torch::NoGradGuard no_grad;
+  for (const auto& module : model.modules(/*include_self=*/true)) {
+    if (module->as<torch::nn::BatchNorm2d>() != nullptr) continue;
+    for (auto& p : module->named_parameters(/*recurse=*/false)) {
+      p.value().set_data(p.value().to(torch::kBFloat16));
+    }
+    for (auto& b : module->named_buffers(/*recurse=*/false)) {
+      if (b.value().is_floating_point()) b.value().set_data(b.value().to(torch::kBFloat16));
+    }
+  }
+}
+
+// Under O2 (bf16 weights but BatchNorm's, bf16 input) eval logits are bf16, finite and near the
+// fp32 model's (relative L2 < 5%), and (with_backward) a training step's backward runs with
+// finite gradients: no tensor the forward creates has a fixed dtype.
+inline void expect_runs_in_bfloat16(const std::string& arch, bool with_backward = true) {
+  torch::manual_seed(0);
+  auto model = create_model(arch, 10, Init::kTorchvision);
+  model->eval();
+  const torch::Tensor x = torch::randn({4, 3, 48, 48});
+  torch::Tensor ref, y;
+  {
+    torch::NoGradGuard no_grad;
+    ref = model->forward(x);
+    cast_like_o2(*model);
+    y = model->forward(x.to(torch::kBFloat16));
+  }
+  ASSERT_EQ(y.scalar_type(), torch::kBFloat16) << arch;
+  EXPECT_TRUE(torch::isfinite(y).all().item<bool>()) << arch;
+  const double rel = ((y.to(torch::kFloat) - ref).norm() / ref.norm()).item<double>();
+  EXPECT_LT(rel, 0.05) << arch;
+  if (!with_backward) return;
+  model->train();
+  const torch::Tensor logits = model->forward(x.to(torch::kBFloat16));
+  torch::nn::functional::cross_entropy(logits.to(torch::kFloat),
+                                       torch::tensor({1, 3, 5, 7}, torch::kLong))
+      .backward();
+  for (const auto& p : model->named_parameters()) {
+    ASSERT_TRUE(p.value().grad().defined()) << arch << ": no gradient for " << p.key();
+    EXPECT_TRUE(torch::isfinite(p.value().grad()).all().item<bool>()) << arch << " " << p.key();
+  }
+}
+
 // The standard deviation torchvision's kaiming_normal_(fan_out) gives a convolution weight of
 // shape [out, in / groups, kh, kw]: sqrt(2 / (out * kh * kw)).
 inline double kaiming_fan_out_std(const torch::Tensor& weight) {
