@@ -39,7 +39,7 @@ int64_t make_divisible(double v, int64_t divisor, std::optional<int64_t> min_val
 // torchvision's usual initialisation, over every module below `root`: convolutions
 // kaiming_normal_(fan_out) with zero bias, BatchNorm/GroupNorm weight 1 and bias 0, Linear
 // normal_(0, linear_std) with zero bias when linear_std > 0 (uniform(-1/sqrt(out), 1/sqrt(out))
-// when linear_std == 0, as mobilenet_v3/efficientnet do). Families whose torchvision init
+// when linear_std == 0, as efficientnet does). Families whose torchvision init
 // differs do their own.
 void init_like_torchvision(torch::nn::Module& root, double linear_std);
 

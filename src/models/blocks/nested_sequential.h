@@ -1,34 +1,34 @@
-// A torch::nn::Sequential that can sit inside another Sequential, as torchvision nests
-// nn.Sequentials (ConvNeXt's features hold Conv2dNormActivations and stages; MaxViT's stem holds
-// two Conv2dNormActivations). LibTorch's AnyModule cannot hold nn::Sequential itself, whose
-// forward is a template; this subclass adds a plain Tensor -> Tensor forward. Its children keep
-// Sequential's names ("0", "1", ... or the names pushed), and as<torch::nn::Sequential>() still
-// finds it.
+// A Sequential that can be a child of another Sequential. LibTorch's nn::Sequential cannot: its
+// forward() is a template, which AnyModule (what a Sequential holds its children as) refuses.
+// torchvision nests Sequentials everywhere (a Conv2dNormActivation inside a block's Sequential,
+// a stage's blocks inside features), and the state-dict keys follow that nesting
+// ("features.2.0.block.1.0.weight"); NestedSequential keeps the nesting and the keys.
 #pragma once
 
 #include <torch/nn/modules/container/sequential.h>
 
-#include <string>
 #include <utility>
+
+#include "models/blocks/conv_norm_act.h"
+#include "models/classifier.h"
 
 namespace ptinfer::models {
 
+// nn::SequentialImpl with a forward of one fixed signature (Tensor -> Tensor): the children run
+// in order, as Sequential::forward runs them. Children are named "0", "1", ... as in Sequential.
 class NestedSequentialImpl : public torch::nn::SequentialImpl {
  public:
   using SequentialImpl::SequentialImpl;
-  // The children in order, each on the previous one's output. Throws c10::Error when empty.
   torch::Tensor forward(torch::Tensor x) { return SequentialImpl::forward(std::move(x)); }
 };
 TORCH_MODULE(NestedSequential);
 
-// A NestedSequential holding the same child modules as `seq` (shared, not copied) under the
-// same names: conv_norm_act's result, nestable.
-inline NestedSequential nested(const torch::nn::Sequential& seq) {
-  NestedSequential out;
-  const auto children = seq->named_children();
-  size_t i = 0;
-  for (const auto& module : *seq) out->push_back(children[i++].key(), module);
-  return out;
-}
+// A NestedSequential of `seq`'s children (the same module objects, in order, under the same
+// names), to put a Sequential built elsewhere inside another Sequential.
+NestedSequential nested(const torch::nn::Sequential& seq);
+
+// conv_norm_act(options, init) as a NestedSequential: torchvision's Conv2dNormActivation where it
+// sits inside a Sequential (same children, same keys, same errors).
+NestedSequential nested_conv_norm_act(const ConvNormActOptions& options, Init init);
 
 }  // namespace ptinfer::models
