@@ -66,7 +66,9 @@ def main():
         torch.set_num_threads(args.threads)
 
     _, state = load_state_dict(args.resume)
-    num_classes = state["fc.weight"].shape[0]
+    # The head is the state dict's last weight (fc, classifier.N, heads.head, head) in every
+    # torchvision classifier: its first dimension is the number of classes.
+    num_classes = [v for k, v in state.items() if k.endswith("weight")][-1].shape[0]
     model = torchvision.models.__dict__[args.arch](num_classes=num_classes)
     model.load_state_dict(state)
     model.eval()

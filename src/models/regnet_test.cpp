@@ -86,7 +86,7 @@ TEST(RegNet, InitialisationFollowsTorchvision) {
 }
 
 // Init::kSkip builds the same modules (printed options, parameter names and shapes) with conv
-// and fc parameters at zero, no torchvision init; given the same state, the same logits.
+// and fc parameters uninitialised, no torchvision init; given the same state, the same logits.
 TEST(RegNet, SkippedInitialisationBuildsTheSameModules) {
   for (const char* arch : {"regnet_x_400mf", "regnet_y_400mf"}) {
     torch::manual_seed(0);
@@ -104,10 +104,6 @@ TEST(RegNet, SkippedInitialisationBuildsTheSameModules) {
       ASSERT_EQ(params[i].key(), reference_params[i].key()) << arch;
       EXPECT_EQ(params[i].value().sizes(), reference_params[i].value().sizes())
           << arch << " " << params[i].key();
-      if (params[i].key().find(".1.") == std::string::npos) {  // not a BatchNorm
-        EXPECT_TRUE(torch::all(params[i].value() == 0).item<bool>())
-            << arch << " " << params[i].key();
-      }
       params[i].value().copy_(reference_params[i].value());
     }
     const auto reference_buffers = reference->named_buffers();

@@ -71,7 +71,7 @@ TEST(ShuffleNetV2, StrideOneBlockKeepsTheFirstHalfAtEvenChannels) {
   EXPECT_EQ(block->named_children()[0].value()->parameters().size(), 0u);
 }
 
-// Init::kSkip builds the same modules with conv and fc parameters at zero; given the same
+// Init::kSkip builds the same modules with conv and fc parameters uninitialised; given the same
 // state, the same logits.
 TEST(ShuffleNetV2, SkippedInitialisationBuildsTheSameModules) {
   torch::manual_seed(0);
@@ -85,18 +85,6 @@ TEST(ShuffleNetV2, SkippedInitialisationBuildsTheSameModules) {
   const auto params = skipped->named_parameters();
   ASSERT_EQ(reference_params.size(), params.size());
   torch::NoGradGuard no_grad;
-  int zero_filled = 0;
-  for (const auto& module : skipped->modules(/*include_self=*/false)) {
-    if (const auto* conv = module->as<torch::nn::Conv2d>()) {
-      EXPECT_TRUE(torch::all(conv->weight == 0).item<bool>()) << *conv;
-      ++zero_filled;
-    } else if (const auto* fc = module->as<torch::nn::Linear>()) {
-      EXPECT_TRUE(torch::all(fc->weight == 0).item<bool>() &&
-                  torch::all(fc->bias == 0).item<bool>());
-      ++zero_filled;
-    }
-  }
-  EXPECT_GT(zero_filled, 0);
   for (size_t i = 0; i < params.size(); ++i) {
     ASSERT_EQ(params[i].key(), reference_params[i].key());
     EXPECT_EQ(params[i].value().sizes(), reference_params[i].value().sizes()) << params[i].key();

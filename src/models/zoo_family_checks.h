@@ -44,7 +44,7 @@ inline void expect_rejects_non_image_batches(const std::string& arch) {
 }
 
 // Init::kSkip builds the same modules as Init::kTorchvision (printed module tree, parameter
-// names, shapes, requires_grad, buffers), with convolution and linear parameters at zero and
+// names, shapes, requires_grad, buffers), with convolution and linear parameters uninitialised and
 // BatchNorm at LibTorch's defaults; given the initialised model's state it computes the same
 // eval-mode logits bit for bit.
 inline void expect_skip_builds_the_same_modules(const std::string& arch) {
@@ -69,12 +69,6 @@ inline void expect_skip_builds_the_same_modules(const std::string& arch) {
       EXPECT_TRUE(torch::all(bn->weight == 1).item<bool>() &&
                   torch::all(bn->bias == 0).item<bool>())
           << arch << " " << *bn;
-    } else if (const auto* conv = module->as<torch::nn::Conv2d>()) {
-      EXPECT_TRUE(torch::all(conv->weight == 0).item<bool>()) << arch << " " << *conv;
-    } else if (const auto* fc = module->as<torch::nn::Linear>()) {
-      EXPECT_TRUE(torch::all(fc->weight == 0).item<bool>() &&
-                  torch::all(fc->bias == 0).item<bool>())
-          << arch << " " << *fc;
     }
   }
   const auto reference_buffers = reference->named_buffers();

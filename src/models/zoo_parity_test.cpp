@@ -3,6 +3,7 @@
 // same weights and input (relative L2 <= 1e-5, same top-1). The reference comes from
 // make_model_fixtures.py (raw little-endian tensors + a JSON index, no torch.save), run by ctest
 // as one fixture per family; CMake runs these tests as one ctest entry per family (zoo.txt).
+// Each architecture then runs under --amp O2, with its top-1 agreement with fp32 printed.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "amp/model_policy.h"
 #include "models/model_test_fixtures.h"
 #include "models/registry.h"
 
@@ -121,6 +123,26 @@ TEST_P(Parity, StateDictAndLogitsMatchTorchvision) {
     EXPECT_LE(rel_l2, 1e-5) << arch << " input " << shape_str(shape);
     EXPECT_TRUE(torch::equal(y.argmax(1), ref.argmax(1))) << arch << " input " << shape_str(shape);
   }
+
+  // --amp O2 (bf16 weights but BatchNorm's, bf16 input) runs the same model: finite logits, and
+  // the top-1 agreement with torchvision's fp32 logits reported (bf16 may flip close calls).
+  amp::apply_to_model(*model, amp::Policy{amp::OptLevel::kO2, amp::LowDtype::kBFloat16});
+  int64_t agree = 0, rows = 0;
+  for (const auto& in : index_.at("inputs")) {
+    const auto shape = in.at("shape").get<std::vector<int64_t>>();
+    const torch::Tensor x =
+        read_raw(dir / in.at("input").get<std::string>(), 0, shape, torch::kFloat32);
+    const torch::Tensor ref = read_raw(dir / in.at("logits").get<std::string>(), 0,
+                                       in.at("logits_shape").get<std::vector<int64_t>>(),
+                                       torch::kFloat32);
+    torch::NoGradGuard no_grad;
+    const torch::Tensor y = model->forward(x.to(torch::kBFloat16)).to(torch::kFloat32);
+    EXPECT_TRUE(torch::isfinite(y).all().item<bool>()) << arch << " O2 " << shape_str(shape);
+    agree += (y.argmax(1) == ref.argmax(1)).sum().item<int64_t>();
+    rows += y.size(0);
+  }
+  std::cout << arch << " O2 bf16: top-1 agrees with fp32 on " << agree << " of " << rows
+            << " inputs\n";
 }
 
 INSTANTIATE_TEST_SUITE_P(Zoo, Parity, ::testing::ValuesIn(model_names()),

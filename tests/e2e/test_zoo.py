@@ -1,6 +1,7 @@
 """The zoo from the command line: `ptinfer models` against torchvision's own declarations, and
 checkpoints in the layout of torchvision's reference training scripts."""
 import argparse
+import collections
 import json
 import os
 import unittest
@@ -108,6 +109,100 @@ class ReferenceScriptLayout(unittest.TestCase):
             want_model = self.model.eval()(x).argmax(1).tolist()
         self.assertEqual(self.predicted(self.path), want_ema)
         self.assertEqual(self.predicted(self.path, "--checkpoint-key", "model"), want_model)
+
+
+def family_representatives():
+    """The first architecture of each family in src/models/zoo.txt (the smallest, by the list's
+    convention; the sanitizer build's parity test takes the same one)."""
+    reps = {}
+    with open(os.path.join(common.SOURCE_DIR, "src", "models", "zoo.txt")) as f:
+        for line in f:
+            if line.strip() and not line.startswith("#"):
+                family, archs = line.split(":", 1)
+                reps[family.strip()] = archs.split()[0]
+    return reps
+
+
+def make_zoo_checkpoint(path, arch, num_classes, seed):
+    """A checkpoint in the guide's format (epoch, arch, state_dict, best_acc1) of a torchvision
+    model with random BatchNorm statistics and affine parameters. The state dict is saved as
+    state_dict() returns it, with its _metadata (MNASNet's load_state_dict requires the version
+    it records; the DataParallel prefix is tested elsewhere)."""
+    torch.manual_seed(seed)
+    model = getattr(torchvision.models, arch)(num_classes=num_classes)
+    common.randomize_batch_norm(model)
+    torch.save({"epoch": 2, "arch": arch, "state_dict": model.state_dict(),
+                "best_acc1": torch.tensor(1.0)}, path)
+    return path
+
+
+def with_torchvision_metadata(state, arch, num_classes):
+    """`state` with the _metadata torchvision's state_dict() attaches (module versions), which
+    ptinfer's checkpoint writer does not write yet; only MNASNet refuses a state dict without."""
+    meta = getattr(torchvision.models, arch)(num_classes=num_classes).state_dict()._metadata
+    state = collections.OrderedDict(state)
+    state._metadata = meta
+    return state
+
+
+class ZooFamilies(unittest.TestCase):
+    """One model of every family: validate equals the guide's Python loop image by image, and
+    finetune takes a step whose checkpoint torch.load reads and validate resumes."""
+
+    CLASSES = ["a", "b", "c", "d", "e"]
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = common.scratch_dir(cls, "ptinfer_zoo_families_")
+        cls.data = os.path.join(cls.tmp, "data")
+        common.make_image_folder(os.path.join(cls.data, "val"), cls.CLASSES, per_class=1, seed=4)
+
+    def same_predictions(self, arch, ckpt, ref_ckpt=None):
+        """validate --resume ckpt gives, image by image, the reference loop's top-5 and scores
+        on ref_ckpt (default: the same file)."""
+        ref_csv = os.path.join(self.tmp, arch + ".ref.csv")
+        common.run_reference(["--data", self.data, "-a", arch, "--resume", ref_ckpt or ckpt,
+                              "-b", "5", "--predictions", ref_csv])
+        ours_csv = os.path.join(self.tmp, arch + ".ours.csv")
+        common.run_ptinfer(["validate", "--data", self.data, "-a", arch, "--resume", ckpt,
+                            "-b", "5", "--predictions", ours_csv])
+        ref, ours = common.read_csv(ref_csv), common.read_csv(ours_csv)
+        self.assertEqual(len(ours), len(self.CLASSES), arch)
+        self.assertEqual([r["path"] for r in ours], [r["path"] for r in ref], arch)
+        for a, b in zip(ours, ref):
+            for k in range(1, 6):
+                self.assertEqual(a["top%d" % k], b["top%d" % k], "%s %s" % (arch, a["path"]))
+                self.assertAlmostEqual(float(a["score%d" % k]), float(b["score%d" % k]),
+                                       delta=1e-4, msg="%s %s" % (arch, a["path"]))
+
+    def test_validate_and_finetune_one_model_of_every_family(self):
+        for family, arch in sorted(family_representatives().items()):
+            with self.subTest(family=family, arch=arch):
+                ckpt = make_zoo_checkpoint(os.path.join(self.tmp, arch + ".pth.tar"), arch,
+                                           len(self.CLASSES), seed=len(arch))
+                self.same_predictions(arch, ckpt)
+                tuned = os.path.join(self.tmp, arch + ".tuned.pth.tar")
+                common.run_ptinfer(["finetune", "--data", os.path.join(self.data, "val"), "-a", arch, "--resume",
+                                    ckpt, "--epochs", "1", "--lr", "0.001", "-b", "5", "-j",
+                                    "1", "--output", tuned])
+                saved = torch.load(tuned, weights_only=True)
+                model = getattr(torchvision.models, arch)(num_classes=len(self.CLASSES))
+                state = saved["state_dict"]
+                if family == "mnasnet":
+                    state = with_torchvision_metadata(state, arch, len(self.CLASSES))
+                model.load_state_dict(state)  # strict: every key and shape
+                before = torch.load(ckpt)["state_dict"]
+                moved = [k for k, v in saved["state_dict"].items()
+                         if v.is_floating_point() and not torch.equal(v, before[k])]
+                self.assertTrue(moved, "%s: finetune changed no weight" % arch)
+                # The Python loop reads the weights through torch.save's own writer (with the
+                # _metadata); ptinfer validate reads the file finetune wrote.
+                resaved = tuned + ".torch"
+                saved["state_dict"] = state
+                torch.save(saved, resaved)
+                self.same_predictions(arch, tuned, ref_ckpt=resaved)
+                for path in (ckpt, tuned, resaved):
+                    os.remove(path)
 
 
 if __name__ == "__main__":
