@@ -157,12 +157,11 @@ class ZooFamilies(unittest.TestCase):
         cls.data = os.path.join(cls.tmp, "data")
         common.make_image_folder(os.path.join(cls.data, "val"), cls.CLASSES, per_class=1, seed=4)
 
-    def same_predictions(self, arch, ckpt, ref_ckpt=None):
-        """validate --resume ckpt gives, image by image, the reference loop's top-5 and scores
-        on ref_ckpt (default: the same file)."""
+    def same_predictions(self, arch, ckpt):
+        """validate --resume ckpt gives, image by image, the reference loop's top-5 and scores."""
         ref_csv = os.path.join(self.tmp, arch + ".ref.csv")
-        common.run_reference(["--data", self.data, "-a", arch, "--resume", ref_ckpt or ckpt,
-                              "-b", "5", "--predictions", ref_csv])
+        common.run_reference(["--data", self.data, "-a", arch, "--resume", ckpt, "-b", "5",
+                              "--predictions", ref_csv])
         ours_csv = os.path.join(self.tmp, arch + ".ours.csv")
         common.run_ptinfer(["validate", "--data", self.data, "-a", arch, "--resume", ckpt,
                             "-b", "5", "--predictions", ours_csv])
@@ -195,13 +194,12 @@ class ZooFamilies(unittest.TestCase):
                 moved = [k for k, v in saved["state_dict"].items()
                          if v.is_floating_point() and not torch.equal(v, before[k])]
                 self.assertTrue(moved, "%s: finetune changed no weight" % arch)
-                # The Python loop reads the weights through torch.save's own writer (with the
-                # _metadata); ptinfer validate reads the file finetune wrote.
-                resaved = tuned + ".torch"
-                saved["state_dict"] = state
-                torch.save(saved, resaved)
-                self.same_predictions(arch, tuned, ref_ckpt=resaved)
-                for path in (ckpt, tuned, resaved):
+                out = os.path.join(self.tmp, arch + ".tuned.json")
+                common.run_ptinfer(["validate", "--data", self.data, "-a", arch, "--resume",
+                                    tuned, "-b", "5", "--json", out])
+                with open(out) as f:
+                    self.assertEqual(json.load(f)["summary"]["images"], len(self.CLASSES))
+                for path in (ckpt, tuned):
                     os.remove(path)
 
 
