@@ -16,6 +16,7 @@ std::vector<ArchSpec> mobilenet_v2_archs();
 std::vector<ArchSpec> mobilenet_v3_archs();
 std::vector<ArchSpec> mnasnet_archs();
 std::vector<ArchSpec> efficientnet_archs();
+std::vector<ArchSpec> swin_archs();
 std::vector<ArchSpec> vit_archs();
 
 }  // namespace ptinfer::models

@@ -32,8 +32,11 @@ from torchvision.models import get_model_weights
 
 NUM_CLASSES = 10  # keeps the heads (and the files) small
 # A second, non-square input for a few archs: odd sizes go through every stride-2 rounding.
+# Swin's pad feature maps to window multiples and drop the shift on a side no larger than the
+# window: swin_t's 224x100 shifts along H only in stage 3, swin_v2_t's 100x90 pads every stage.
 EXTRA_INPUT = {"resnet18": (2, 3, 96, 80), "resnet50": (2, 3, 96, 80),
-               "resnext50_32x4d": (1, 3, 75, 61)}
+               "resnext50_32x4d": (1, 3, 75, 61), "swin_t": (1, 3, 224, 100),
+               "swin_v2_t": (1, 3, 100, 90)}
 SMALLEST_SIDE = 32  # inputs are max(torchvision's min_size, this) on each side
 DTYPE_NAMES = {torch.float32: "float32", torch.int64: "int64"}
 NORMS = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.LayerNorm, torch.nn.GroupNorm)

@@ -13,7 +13,7 @@ const std::map<std::string, ArchSpec>& table() {
   static const std::map<std::string, ArchSpec> kTable = [] {
     std::map<std::string, ArchSpec> t;
     for (auto family : {efficientnet_archs, mnasnet_archs, mobilenet_v2_archs, mobilenet_v3_archs,
-                        regnet_archs, resnet_archs, shufflenet_v2_archs, vit_archs}) {
+                        regnet_archs, resnet_archs, shufflenet_v2_archs, swin_archs, vit_archs}) {
       for (ArchSpec& spec : family()) {
         const std::string name = spec.name;
         if (!t.emplace(name, std::move(spec)).second) {
