@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "models/blocks/input_check.h"
 #include "models/blocks/layers.h"
 #include "models/blocks/mlp.h"
 #include "models/blocks/trunc_normal.h"
@@ -133,10 +134,7 @@ VisionTransformer::VisionTransformer(const VitOptions& options) : options_(optio
 }
 
 torch::Tensor VisionTransformer::forward(torch::Tensor x) {
-  if (x.dim() != 4 || x.size(1) != 3) {
-    throw Error(ErrorKind::kInvalidArgument,
-                "VisionTransformer input must have shape [N, 3, H, W], got " + shape_str(x));
-  }
+  check_image_batch(x, "VisionTransformer");
   const int64_t size = options_.image_size;
   if (x.size(2) != size || x.size(3) != size) {
     const std::string side = std::to_string(size);

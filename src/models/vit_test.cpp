@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "models/registry.h"
+#include "models/zoo_family_checks.h"
 
 namespace ptinfer::models {
 namespace {
@@ -29,16 +30,6 @@ VitOptions tiny(Init init = Init::kTorchvision) {
   o.num_classes = 5;
   o.init = init;
   return o;
-}
-
-// What amp's O2/O3 policies do to a model without BatchNorm: every floating-point parameter and
-// buffer cast (integer buffers, e.g. Swin's relative_position_index, stay int64).
-void cast_floating_point(torch::nn::Module& model, torch::ScalarType dtype) {
-  torch::NoGradGuard no_grad;
-  for (auto& p : model.parameters()) p.set_data(p.to(dtype));
-  for (auto& b : model.buffers()) {
-    if (b.is_floating_point()) b.set_data(b.to(dtype));
-  }
 }
 
 void expect_invalid(const std::function<void()>& call, const std::vector<std::string>& needles) {
@@ -67,6 +58,12 @@ TEST(VisionTransformer, RejectsOtherInputSizesNamingExpectedAndGiven) {
   expect_invalid([&] { model.forward(torch::zeros({1, 3, 24, 32})); }, {"[1, 3, 24, 32]"});
   expect_invalid([&] { model.forward(torch::zeros({1, 1, 32, 32})); }, {"[1, 1, 32, 32]"});
   expect_invalid([&] { model.forward(torch::zeros({3, 32, 32})); }, {"[3, 32, 32]"});
+}
+
+// zoo_family_checks.h's input check, for every arch (the others of those checks feed 48x48
+// images, which a ViT refuses: the tests below run them on a 32x32 ViT).
+TEST(VisionTransformer, RejectsNonImageBatches) {
+  for (const auto& arch : family_archs("vit")) checks::expect_rejects_non_image_batches(arch);
 }
 
 TEST(VisionTransformer, RejectsBadOptions) {
@@ -196,23 +193,36 @@ TEST(VisionTransformer, TrainsAndDropsOutInTrainingOnly) {
   }
 }
 
-// The O2/O3 policies run the model in bf16 (weights and input): every tensor the forward makes
-// follows the input's dtype, and the logits stay near fp32's.
+// Under O2's cast (bf16 weights and input) eval logits are bf16, finite and near fp32's, and a
+// training step's backward gives finite gradients: every tensor the forward makes follows the
+// input's dtype (zoo_family_checks.h's check, on a ViT that takes its 32x32 inputs).
 TEST(VisionTransformer, RunsInBfloat16) {
   torch::manual_seed(0);
-  VisionTransformer model(tiny());
+  auto model = std::make_shared<VisionTransformer>(tiny());  // cast_like_o2 needs a shared_ptr
   {
     torch::NoGradGuard no_grad;
-    torch::nn::init::normal_(model.named_parameters()["heads.head.weight"], 0.0, 0.5);
+    torch::nn::init::normal_(model->named_parameters()["heads.head.weight"], 0.0, 0.5);
   }
-  model.eval();
-  torch::NoGradGuard no_grad;
+  model->eval();
   const torch::Tensor x = torch::randn({2, 3, 32, 32});
-  const torch::Tensor fp32 = model.forward(x);
-  cast_floating_point(model, torch::kBFloat16);
-  const torch::Tensor bf16 = model.forward(x.to(torch::kBFloat16));
-  EXPECT_EQ(bf16.scalar_type(), torch::kBFloat16);
+  torch::Tensor fp32, bf16;
+  {
+    torch::NoGradGuard no_grad;
+    fp32 = model->forward(x);
+    checks::cast_like_o2(*model);
+    bf16 = model->forward(x.to(torch::kBFloat16));
+  }
+  ASSERT_EQ(bf16.scalar_type(), torch::kBFloat16);
+  EXPECT_TRUE(torch::isfinite(bf16).all().item<bool>());
   EXPECT_LE(((bf16.to(torch::kFloat32) - fp32).norm() / fp32.norm()).item<double>(), 0.05);
+  model->train();
+  const torch::Tensor logits = model->forward(x.to(torch::kBFloat16));
+  torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), torch::tensor({1, 3}))
+      .backward();
+  for (const auto& p : model->named_parameters()) {
+    ASSERT_TRUE(p.value().grad().defined()) << p.key();
+    EXPECT_TRUE(torch::isfinite(p.value().grad()).all().item<bool>()) << p.key();
+  }
 }
 
 }  // namespace
