@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "models/blocks/input_check.h"
 #include "models/blocks/layers.h"
 #include "models/blocks/mlp.h"
 #include "models/blocks/nested_sequential.h"
@@ -162,14 +163,14 @@ SwinTransformer::SwinTransformer(const SwinOptions& options) : options_(options)
 }
 
 torch::Tensor SwinTransformer::forward(torch::Tensor x) {
-  if (x.dim() != 4 || x.size(1) != 3 || x.size(2) < options_.patch_size[0] ||
-      x.size(3) < options_.patch_size[1]) {
+  check_image_batch(x, "SwinTransformer");
+  if (x.size(2) < options_.patch_size[0] || x.size(3) < options_.patch_size[1]) {
     std::ostringstream shape;
     shape << x.sizes();
-    throw Error(ErrorKind::kInvalidArgument,
-                "SwinTransformer input must have shape [N, 3, H, W] with H >= " +
-                    std::to_string(options_.patch_size[0]) +
-                    " and W >= " + std::to_string(options_.patch_size[1]) + ", got " + shape.str());
+    throw Error(ErrorKind::kInvalidArgument, "SwinTransformer input must be at least one patch (" +
+                                                 std::to_string(options_.patch_size[0]) + "x" +
+                                                 std::to_string(options_.patch_size[1]) +
+                                                 "), got " + shape.str());
   }
   x = norm_(features_->forward(x));
   x = flatten_(avgpool_(permute_(x)));

@@ -1,5 +1,6 @@
 // The Swin family's own behaviour: input checks, the stochastic depth schedule and its train /
-// eval behaviour, torchvision's initialisation, Init::kSkip, training and bf16. Parity with
+// eval behaviour, torchvision's initialisation, Init::kSkip, training and bf16 (with the checks
+// of zoo_family_checks.h). Parity with
 // torchvision (224/256 and odd input sizes) is zoo_parity_test.cpp.
 #include "models/swin.h"
 
@@ -13,9 +14,12 @@
 
 #include "common/error.h"
 #include "models/registry.h"
+#include "models/zoo_family_checks.h"
 
 namespace ptinfer::models {
 namespace {
+
+constexpr const char* kOnePerVersion[] = {"swin_t", "swin_v2_t"};
 
 // A Swin small enough to train in a test: 2 stages, 32x32 inputs of 4x4 patches, window 4.
 SwinOptions tiny(SwinVersion version, Init init = Init::kTorchvision) {
@@ -29,16 +33,6 @@ SwinOptions tiny(SwinVersion version, Init init = Init::kTorchvision) {
   o.version = version;
   o.init = init;
   return o;
-}
-
-// What amp's O2/O3 policies do to a model without BatchNorm: every floating-point parameter and
-// buffer cast (integer buffers, e.g. Swin's relative_position_index, stay int64).
-void cast_floating_point(torch::nn::Module& model, torch::ScalarType dtype) {
-  torch::NoGradGuard no_grad;
-  for (auto& p : model.parameters()) p.set_data(p.to(dtype));
-  for (auto& b : model.buffers()) {
-    if (b.is_floating_point()) b.set_data(b.to(dtype));
-  }
 }
 
 void expect_invalid(const std::function<void()>& call, const std::string& needle) {
@@ -185,20 +179,50 @@ TEST(SwinTransformer, SkippedInitialisationBuildsTheSameModules) {
   }
 }
 
-// The O2/O3 policies run the model in bf16: the attention mask, v2's coordinate table and
-// every other tensor the forward makes follow the input's dtype.
-TEST(SwinTransformer, RunsInBfloat16) {
-  for (SwinVersion version : {SwinVersion::kV1, SwinVersion::kV2}) {
-    torch::manual_seed(0);
-    SwinTransformer model(tiny(version));
-    model.eval();
+// The checks every family runs (zoo_family_checks.h). Input errors for every arch; training and
+// stochastic depth for one arch of each version (the others differ only in their table's
+// numbers); O2's bf16 for swin_t, and for v2 on the small model below: swin_v2_t's cosine
+// attention and post-norms lose more in bf16 than the check's 5% allows in PyTorch itself
+// (torchvision's swin_v2_t, 4x3x48x48, bf16 against fp32: 3.5% to 5.8% over seeds 0-2).
+TEST(SwinTransformer, RejectsNonImageBatches) {
+  for (const auto& arch : family_archs("swin")) checks::expect_rejects_non_image_batches(arch);
+}
+
+TEST(SwinTransformer, Trains) {
+  for (const char* arch : kOnePerVersion) checks::expect_trains(arch);
+}
+
+TEST(SwinTransformer, StochasticDepthOnlyInTraining) {
+  for (const char* arch : kOnePerVersion) checks::expect_dropout_only_in_training(arch);
+}
+
+TEST(SwinTransformer, RunsInBfloat16) { checks::expect_runs_in_bfloat16("swin_t"); }
+
+// expect_runs_in_bfloat16's checks on a small v2 model: the attention mask, v2's coordinate
+// table and every other tensor the forward makes follow the input's dtype (the relative position
+// index stays int64), eval logits stay near fp32's, and a training step's backward is finite.
+TEST(SwinTransformer, V2RunsInBfloat16) {
+  torch::manual_seed(0);
+  auto model = std::make_shared<SwinTransformer>(tiny(SwinVersion::kV2));
+  model->eval();
+  const torch::Tensor x = torch::randn({2, 3, 40, 40});  // 10x10 patches: padded and shifted
+  torch::Tensor fp32, bf16;
+  {
     torch::NoGradGuard no_grad;
-    const torch::Tensor x = torch::randn({2, 3, 40, 40});  // 10x10 patches: padded and shifted
-    const torch::Tensor fp32 = model.forward(x);
-    cast_floating_point(model, torch::kBFloat16);
-    const torch::Tensor bf16 = model.forward(x.to(torch::kBFloat16));
-    EXPECT_EQ(bf16.scalar_type(), torch::kBFloat16);
-    EXPECT_LE(((bf16.to(torch::kFloat32) - fp32).norm() / fp32.norm()).item<double>(), 0.05);
+    fp32 = model->forward(x);
+    checks::cast_like_o2(*model);
+    bf16 = model->forward(x.to(torch::kBFloat16));
+  }
+  ASSERT_EQ(bf16.scalar_type(), torch::kBFloat16);
+  EXPECT_TRUE(torch::isfinite(bf16).all().item<bool>());
+  EXPECT_LE(((bf16.to(torch::kFloat32) - fp32).norm() / fp32.norm()).item<double>(), 0.05);
+  model->train();
+  torch::nn::functional::cross_entropy(model->forward(x.to(torch::kBFloat16)).to(torch::kFloat32),
+                                       torch::tensor({1, 3}))
+      .backward();
+  for (const auto& p : model->named_parameters()) {
+    ASSERT_TRUE(p.value().grad().defined()) << p.key();
+    EXPECT_TRUE(torch::isfinite(p.value().grad()).all().item<bool>()) << p.key();
   }
 }
 
