@@ -27,7 +27,13 @@ struct Row {
 
 Row describe(const std::string& arch) {
   Row row{&models::arch_spec(arch), 0, ""};
-  auto model = models::create_model(arch, 1000, models::Init::kSkip);
+  // The model for torchvision's DEFAULT weights (what their num_params counts: vit_h_14's SWAG
+  // weights are for 518-pixel inputs, a larger positional embedding than the 224 default).
+  models::ModelConfig config;
+  config.num_classes = 1000;
+  config.init = models::Init::kSkip;
+  config.pretrained = true;
+  auto model = models::create_model(arch, config);
   for (const auto& p : model->parameters()) row.parameters += p.numel();
   model->eval();
   fastpath::FastPathOptions options;  // fp32 on the CPU, the default run
