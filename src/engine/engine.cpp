@@ -95,6 +95,19 @@ Engine::Engine(const EngineOptions& options) : device_(options.device), amp_(opt
   config.num_classes = num_classes;
   config.init = pretrained || resumed ? models::Init::kSkip : models::Init::kTorchvision;
   config.pretrained = options.pretrained;  // torchvision's builder with weights=DEFAULT
+  // A checkpoint whose shapes fix the input size (a ViT trained at 384 or 518) builds the model
+  // for that size, said here, rather than failing the load on the positional embedding.
+  if (const auto& size_of = models::arch_spec(options.arch).image_size_of) {
+    const auto* sd = resumed ? &resumed->state_dict : pretrained ? &pretrained->state_dict : nullptr;
+    if (sd != nullptr) config.image_size = size_of(*sd);
+    if (config.image_size > 0) {
+      spdlog::info("engine: {} fixes the input size of {} to {}x{}; the crop must match "
+                   "(--crop-size {})",
+                   info_.weights, options.arch, config.image_size, config.image_size,
+                   config.image_size);
+      info_.input_size = config.image_size;
+    }
+  }
   auto native = models::create_model(options.arch, config);
   if (pretrained && !resumed) checkpoint::load_state_dict_strict(*native, pretrained->state_dict);
   if (resumed) {

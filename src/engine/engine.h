@@ -41,6 +41,8 @@ struct ModelInfo {
   std::optional<int64_t> epoch;
   std::optional<double> best_acc1;
   std::string weights;  // where the weights came from (path or "random init")
+  // The input size the weights fix (a ViT's positional embedding), 0 when they fix none.
+  int64_t input_size = 0;
 };
 
 // Path of torchvision's weight file for `arch` in the torch hub cache:

@@ -7,6 +7,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "models/classifier.h"
 
@@ -34,6 +36,11 @@ struct ArchSpec {
   // Maps a key older torchvision releases wrote to today's name (legacy_keys.h), as the
   // family's _load_from_state_dict does; empty: keys are taken as they are.
   std::function<std::string(const std::string&)> current_key;
+  // The input size a checkpoint's own shapes fix (ViT: its positional embedding's length), 0
+  // when they fix none; empty: the architecture takes any size. The registry builds the model
+  // for that size (ModelConfig::image_size) instead of failing the load on a shape mismatch.
+  std::function<int64_t(const std::vector<std::pair<std::string, torch::Tensor>>&)>
+      image_size_of;
 };
 
 }  // namespace ptinfer::models

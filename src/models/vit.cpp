@@ -170,6 +170,20 @@ std::shared_ptr<VisionTransformer> vit_h_14(const ModelConfig& config) {
   return make({14, 32, 16, 1280, 5120, 518}, config);
 }
 
+// The image size a ViT checkpoint was trained at: patch * sqrt(tokens - 1) from conv_proj's
+// kernel and encoder.pos_embedding's length (257 tokens at 224 for /14 is 16 * 16 + 1); 0 when
+// either is missing or the grid is not square.
+int64_t vit_image_size_of(const std::vector<std::pair<std::string, torch::Tensor>>& sd) {
+  int64_t patch = 0, tokens = 0;
+  for (const auto& [name, t] : sd) {
+    if (name == "conv_proj.weight" && t.dim() == 4) patch = t.size(3);
+    if (name == "encoder.pos_embedding" && t.dim() == 3) tokens = t.size(1);
+  }
+  if (patch < 1 || tokens < 2) return 0;
+  const auto side = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(tokens - 1))));
+  return side * side == tokens - 1 ? side * patch : 0;
+}
+
 std::vector<ArchSpec> vit_archs() {
   using Builder = std::shared_ptr<VisionTransformer> (*)(const ModelConfig&);
   auto row = [](const char* name, Builder build, const char* file, PresetPreprocessing preset) {
@@ -181,6 +195,7 @@ std::vector<ArchSpec> vit_archs() {
     spec.head_weight_key = "heads.head.weight";
     spec.preset = preset;
     spec.current_key = vit_current_key;  // MLPBlock's version-1 keys (mlp.linear_1, mlp.linear_2)
+    spec.image_size_of = vit_image_size_of;
     return spec;
   };
   auto preset = [](int64_t resize, int64_t crop, const char* interpolation) {

@@ -225,5 +225,23 @@ TEST(VisionTransformer, RunsInBfloat16) {
   }
 }
 
+// A checkpoint's own shapes give the size it was trained at (the registry row's image_size_of),
+// so that a 384- or 518-pixel ViT loads into a model built for it.
+TEST(VisionTransformer, CheckpointShapesFixTheImageSize) {
+  for (const auto& [arch, size] : std::vector<std::pair<std::string, int64_t>>{
+           {"vit_b_16", 224}, {"vit_b_16", 384}, {"vit_b_32", 448}, {"vit_h_14", 518}}) {
+    ModelConfig config;
+    config.num_classes = 3;
+    config.init = Init::kSkip;
+    config.image_size = size;
+    auto model = create_model(arch, config);
+    std::vector<std::pair<std::string, torch::Tensor>> sd;
+    for (const auto& p : model->named_parameters()) sd.emplace_back(p.key(), p.value());
+    EXPECT_EQ(arch_spec(arch).image_size_of(sd), size) << arch;
+  }
+  EXPECT_EQ(arch_spec("vit_b_16").image_size_of({}), 0);
+  EXPECT_FALSE(arch_spec("resnet18").image_size_of);  // any input size
+}
+
 }  // namespace
 }  // namespace ptinfer::models
