@@ -29,7 +29,8 @@ struct ModelConfig {
   // on only then, as torchvision sets it).
   bool pretrained = false;
   // Input size an architecture with a fixed one is built for (ViT's image_size, which sizes its
-  // positional embedding); 0: the architecture's default. Others ignore it.
+  // positional embedding; MaxViT's input_size, which sizes its attention partitions); 0: the
+  // architecture's default. Others ignore it.
   int64_t image_size = 0;
 };
 

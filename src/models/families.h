@@ -9,6 +9,8 @@
 
 namespace ptinfer::models {
 
+std::vector<ArchSpec> convnext_archs();
+std::vector<ArchSpec> maxvit_archs();
 std::vector<ArchSpec> regnet_archs();
 std::vector<ArchSpec> resnet_archs();
 std::vector<ArchSpec> shufflenet_v2_archs();
