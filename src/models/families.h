@@ -9,12 +9,13 @@
 
 namespace ptinfer::models {
 
+std::vector<ArchSpec> alexnet_archs();
+std::vector<ArchSpec> efficientnet_archs();
+std::vector<ArchSpec> mnasnet_archs();
+std::vector<ArchSpec> mobilenet_v2_archs();
+std::vector<ArchSpec> mobilenet_v3_archs();
 std::vector<ArchSpec> regnet_archs();
 std::vector<ArchSpec> resnet_archs();
 std::vector<ArchSpec> shufflenet_v2_archs();
-std::vector<ArchSpec> mobilenet_v2_archs();
-std::vector<ArchSpec> mobilenet_v3_archs();
-std::vector<ArchSpec> mnasnet_archs();
-std::vector<ArchSpec> efficientnet_archs();
 
 }  // namespace ptinfer::models
