@@ -17,5 +17,6 @@ std::vector<ArchSpec> mobilenet_v3_archs();
 std::vector<ArchSpec> regnet_archs();
 std::vector<ArchSpec> resnet_archs();
 std::vector<ArchSpec> shufflenet_v2_archs();
+std::vector<ArchSpec> vgg_archs();
 
 }  // namespace ptinfer::models
