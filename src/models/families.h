@@ -17,6 +17,7 @@ std::vector<ArchSpec> mobilenet_v3_archs();
 std::vector<ArchSpec> regnet_archs();
 std::vector<ArchSpec> resnet_archs();
 std::vector<ArchSpec> shufflenet_v2_archs();
+std::vector<ArchSpec> squeezenet_archs();
 std::vector<ArchSpec> vgg_archs();
 
 }  // namespace ptinfer::models

@@ -14,7 +14,7 @@ const std::map<std::string, ArchSpec>& table() {
     std::map<std::string, ArchSpec> t;
     for (auto family :
          {alexnet_archs, efficientnet_archs, mnasnet_archs, mobilenet_v2_archs, mobilenet_v3_archs,
-          regnet_archs, resnet_archs, shufflenet_v2_archs, vgg_archs}) {
+          regnet_archs, resnet_archs, shufflenet_v2_archs, squeezenet_archs, vgg_archs}) {
       for (ArchSpec& spec : family()) {
         const std::string name = spec.name;
         if (!t.emplace(name, std::move(spec)).second) {
