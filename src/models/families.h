@@ -10,6 +10,7 @@
 namespace ptinfer::models {
 
 std::vector<ArchSpec> alexnet_archs();
+std::vector<ArchSpec> densenet_archs();
 std::vector<ArchSpec> efficientnet_archs();
 std::vector<ArchSpec> mnasnet_archs();
 std::vector<ArchSpec> mobilenet_v2_archs();
