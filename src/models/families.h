@@ -13,6 +13,7 @@ std::vector<ArchSpec> alexnet_archs();
 std::vector<ArchSpec> densenet_archs();
 std::vector<ArchSpec> efficientnet_archs();
 std::vector<ArchSpec> googlenet_archs();
+std::vector<ArchSpec> inception_archs();
 std::vector<ArchSpec> mnasnet_archs();
 std::vector<ArchSpec> mobilenet_v2_archs();
 std::vector<ArchSpec> mobilenet_v3_archs();
