@@ -19,10 +19,10 @@
 
 namespace ptinfer::models::testing {
 
-// Init::kSkip builds the same modules as kTorchvision (printed module tree, parameter names,
-// shapes, requires_grad), with every conv and linear parameter zero and every BatchNorm at
-// weight 1, bias 0; given the kTorchvision model's state, it computes the same eval logits for
-// an input of `input_shape`, bit for bit.
+// Init::kSkip builds the same modules as kTorchvision (printed module tree, parameter and buffer
+// names, shapes, requires_grad), conv and linear parameters uninitialised and every BatchNorm at
+// LibTorch's defaults (weight 1, bias 0); given the kTorchvision model's state, it computes the
+// same eval logits for an input of `input_shape`, bit for bit.
 inline void expect_skip_builds_same_modules(const std::string& arch,
                                             const std::vector<int64_t>& input_shape) {
   torch::manual_seed(0);
@@ -42,26 +42,13 @@ inline void expect_skip_builds_same_modules(const std::string& arch,
     EXPECT_EQ(params[i].value().sizes(), reference_params[i].value().sizes()) << arch << " " << key;
     EXPECT_TRUE(params[i].value().requires_grad()) << arch << " " << key;
   }
-  int convs = 0, linears = 0;
   for (const auto& item : skipped->named_modules("", /*include_self=*/false)) {
-    const auto& module = item.value();
-    if (const auto* bn = module->as<torch::nn::BatchNorm2d>()) {
+    if (const auto* bn = item.value()->as<torch::nn::BatchNorm2d>()) {
       EXPECT_TRUE(torch::all(bn->weight == 1).item<bool>() &&
                   torch::all(bn->bias == 0).item<bool>())
           << arch << " " << item.key();
-    } else if (const auto* conv = module->as<torch::nn::Conv2d>()) {
-      ++convs;
-      EXPECT_TRUE(torch::all(conv->weight == 0).item<bool>() &&
-                  (!conv->options.bias() || torch::all(conv->bias == 0).item<bool>()))
-          << arch << " " << item.key();
-    } else if (const auto* fc = module->as<torch::nn::Linear>()) {
-      ++linears;
-      EXPECT_TRUE(torch::all(fc->weight == 0).item<bool>() &&
-                  (!fc->options.bias() || torch::all(fc->bias == 0).item<bool>()))
-          << arch << " " << item.key();
     }
   }
-  EXPECT_GT(convs, 0) << arch;  // the loop above saw the model's layers
   for (size_t i = 0; i < params.size(); ++i) params[i].value().copy_(reference_params[i].value());
   const auto reference_buffers = reference->named_buffers();
   const auto buffers = skipped->named_buffers();
@@ -146,7 +133,9 @@ inline void expect_trains(const std::string& arch, const std::vector<int64_t>& i
     unused += expect_unused;
     EXPECT_EQ(p.value().grad().defined(), !expect_unused) << arch << " " << p.key();
   }
-  if (!unused_prefixes.empty()) EXPECT_GT(unused, 0) << arch;  // the prefixes name parameters
+  if (!unused_prefixes.empty()) {
+    EXPECT_GT(unused, 0) << arch;  // the prefixes name parameters
+  }
 }
 
 // Under the O2 policy's casts (every parameter and buffer in bf16 but BatchNorm's, a bf16 input)

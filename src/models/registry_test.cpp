@@ -171,7 +171,9 @@ TEST(Registry, ParameterCountsAreTorchvisions) {
     }
     EXPECT_EQ(count - uncounted, specs.at(name).at("num_params").get<int64_t>()) << name;
     // The heads left out exist: otherwise the exception would hide a missing module.
-    if (uncounted_prefixes != kUncountedPrefixes.end()) EXPECT_GT(uncounted, 0) << name;
+    if (uncounted_prefixes != kUncountedPrefixes.end()) {
+      EXPECT_GT(uncounted, 0) << name;
+    }
   }
 }
 

@@ -37,7 +37,7 @@ struct BasicConv2dOptions {
 class BasicConv2dImpl : public torch::nn::Module {
  public:
   // Throws Error(kInvalidArgument) for non-positive channels, kernel or stride, or negative
-  // padding. Convolutions are built by make_conv (zero-filled under Init::kSkip).
+  // padding. The conv is built by make_conv (uninitialised under Init::kSkip).
   BasicConv2dImpl(const BasicConv2dOptions& options, Init init);
   // relu(bn(conv(x))), the ReLU out of place (the same numbers as torchvision's inplace=True).
   torch::Tensor forward(const torch::Tensor& x);
