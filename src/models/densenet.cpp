@@ -6,6 +6,7 @@
 #include "models/blocks/input_check.h"
 #include "models/blocks/layers.h"
 #include "models/families.h"
+#include "models/legacy_keys.h"
 
 namespace ptinfer::models {
 namespace {
@@ -148,6 +149,9 @@ std::vector<ArchSpec> densenet_archs() {
     };
     spec.pretrained_file = file;
     spec.head_weight_key = "classifier.weight";
+    // Checkpoints from torchvision < 0.3 name dense layers' children "norm.1", ... (renamed on
+    // load, as torchvision's _load_state_dict does).
+    spec.current_key = densenet_current_key;
     return spec;
   };
   return {

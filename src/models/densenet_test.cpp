@@ -29,6 +29,16 @@ TEST(DenseNet, InitialisationFollowsTorchvision) {
   EXPECT_LE(params["classifier.weight"].abs().max().item<double>(), 1.0 / std::sqrt(1024.0));
 }
 
+// Every densenet's row renames torchvision < 0.3's "norm.1"-style keys to the modules' names.
+TEST(DenseNet, LegacyKeysAreRenamedToTheModulesNames) {
+  for (const auto& arch : family_archs("densenet")) {
+    const auto params = create_model(arch, 10, Init::kSkip)->named_parameters();
+    const std::string renamed = current_key(arch, "features.denseblock2.denselayer3.conv.2.weight");
+    EXPECT_EQ(renamed, "features.denseblock2.denselayer3.conv2.weight") << arch;
+    EXPECT_NE(params.find(renamed), nullptr) << arch;
+  }
+}
+
 TEST(DenseNet, SkippedInitialisationBuildsTheSameModules) {
   testing::expect_skip_builds_same_modules("densenet121", {2, 3, 32, 32});
 }
