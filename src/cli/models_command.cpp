@@ -34,7 +34,14 @@ Row describe(const std::string& arch) {
   config.init = models::Init::kSkip;
   config.pretrained = true;
   auto model = models::create_model(arch, config);
-  for (const auto& p : model->parameters()) row.parameters += p.numel();
+  // Less what that builder drops after loading (googlenet's auxiliary heads, never run).
+  for (const auto& p : model->named_parameters()) {
+    bool dropped = false;
+    for (const auto& prefix : row.spec->uncounted_prefixes) {
+      dropped = dropped || p.key().rfind(prefix, 0) == 0;
+    }
+    if (!dropped) row.parameters += p.value().numel();
+  }
   model->eval();
   fastpath::FastPathOptions options;  // fp32 on the CPU, the default run
   row.fast_path_gap = fastpath::unsupported_reason(*model, options);

@@ -41,6 +41,9 @@ struct ArchSpec {
   // for that size (ModelConfig::image_size) instead of failing the load on a shape mismatch.
   std::function<int64_t(const std::vector<std::pair<std::string, torch::Tensor>>&)>
       image_size_of;
+  // Parameters torchvision's builder drops once it has loaded the DEFAULT weights, so that its
+  // declared num_params leaves them out (googlenet's never-run auxiliary heads, kept here).
+  std::vector<std::string> uncounted_prefixes;
 };
 
 }  // namespace ptinfer::models

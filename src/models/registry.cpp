@@ -12,9 +12,11 @@ namespace {
 const std::map<std::string, ArchSpec>& table() {
   static const std::map<std::string, ArchSpec> kTable = [] {
     std::map<std::string, ArchSpec> t;
-    for (auto family : {convnext_archs, efficientnet_archs, maxvit_archs, mnasnet_archs,
-                        mobilenet_v2_archs, mobilenet_v3_archs, regnet_archs, resnet_archs,
-                        shufflenet_v2_archs, swin_archs, vit_archs}) {
+    for (auto family :
+         {alexnet_archs, convnext_archs, densenet_archs, efficientnet_archs, googlenet_archs,
+          inception_archs, maxvit_archs, mnasnet_archs, mobilenet_v2_archs, mobilenet_v3_archs,
+          regnet_archs, resnet_archs, shufflenet_v2_archs, squeezenet_archs, swin_archs,
+          vgg_archs, vit_archs}) {
       for (ArchSpec& spec : family()) {
         const std::string name = spec.name;
         if (!t.emplace(name, std::move(spec)).second) {
