@@ -5,8 +5,13 @@ the reference ptinfer is checked and measured against. Writes the same --predict
 
 Usage: /usr/bin/python3 scripts/reference_validate.py --data DIR -a ARCH --resume FILE
          [-b N] [-j N] [--resize-size 256] [--crop-size 224] [--interpolation bilinear|bicubic]
-         [--mean ...] [--std ...]
+         [--mean ...] [--std ...] [--weights-transforms]
          [--predictions FILE] [--json FILE]
+
+--weights-transforms preprocesses with torchvision's own
+get_model_weights(ARCH).DEFAULT.transforms() (ImageClassification) instead of the guide's
+Resize + CenterCrop + ToTensor + Normalize; a --resize-size, --crop-size, --interpolation, --mean
+or --std given as well replaces that field of it.
 """
 import argparse
 import csv
@@ -52,12 +57,16 @@ def main():
     p.add_argument("--resume", required=True)
     p.add_argument("-b", "--batch-size", type=int, default=32)
     p.add_argument("-j", "--workers", type=int, default=0)
-    p.add_argument("--resize-size", type=int, default=256)
-    p.add_argument("--crop-size", type=int, default=224)
-    p.add_argument("--interpolation", choices=["bilinear", "bicubic"], default="bilinear",
+    # Defaults (the guide's) are filled in below, so that --weights-transforms sees which
+    # fields were given.
+    p.add_argument("--resize-size", type=int)
+    p.add_argument("--crop-size", type=int)
+    p.add_argument("--interpolation", choices=["bilinear", "bicubic"],
                    help="Resize's InterpolationMode (on PIL images: PIL's filter)")
-    p.add_argument("--mean", type=float, nargs=3, default=[0.485, 0.456, 0.406])
-    p.add_argument("--std", type=float, nargs=3, default=[0.229, 0.224, 0.225])
+    p.add_argument("--mean", type=float, nargs=3)
+    p.add_argument("--std", type=float, nargs=3)
+    p.add_argument("--weights-transforms", action="store_true",
+                   help="preprocess with get_model_weights(ARCH).DEFAULT.transforms()")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--predictions")
     p.add_argument("--json")
@@ -76,13 +85,34 @@ def main():
     valdir = os.path.join(args.data, "val")
     if not os.path.isdir(valdir):
         valdir = args.data
-    mode = transforms.InterpolationMode(args.interpolation)
-    steps = [transforms.Resize(args.resize_size, interpolation=mode)] if args.resize_size > 0 else []
-    dataset = datasets.ImageFolder(valdir, transforms.Compose(steps + [
-        transforms.CenterCrop(args.crop_size),
-        transforms.ToTensor(),
-        transforms.Normalize(mean=args.mean, std=args.std),
-    ]))
+    if args.weights_transforms:
+        transform = torchvision.models.get_model_weights(args.arch).DEFAULT.transforms()
+        if args.resize_size is not None:
+            transform.resize_size = [args.resize_size]
+        if args.crop_size is not None:
+            transform.crop_size = [args.crop_size]
+        if args.interpolation is not None:
+            transform.interpolation = transforms.InterpolationMode(args.interpolation)
+        if args.mean is not None:
+            transform.mean = list(args.mean)
+        if args.std is not None:
+            transform.std = list(args.std)
+    else:
+        guide = {"resize_size": 256, "crop_size": 224, "interpolation": "bilinear",
+                 "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+        for key, value in guide.items():
+            if getattr(args, key) is None:
+                setattr(args, key, value)
+        mode = transforms.InterpolationMode(args.interpolation)
+        steps = ([transforms.Resize(args.resize_size, interpolation=mode)]
+                 if args.resize_size > 0 else [])
+        transform = transforms.Compose(steps + [
+            transforms.CenterCrop(args.crop_size),
+            transforms.ToTensor(),
+            transforms.Normalize(mean=args.mean, std=args.std),
+        ])
+    print("=> preprocessing:", transform)
+    dataset = datasets.ImageFolder(valdir, transform)
     loader = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size, shuffle=False,
                                          num_workers=args.workers)
     rows = []

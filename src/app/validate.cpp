@@ -40,6 +40,22 @@ void check_options(const ValidateOptions& o) {
   }
 }
 
+// Where the preprocessing in effect (config's resize_size .. std) came from: the base, the
+// fields given explicitly, and the architecture's preset (null without one).
+nlohmann::json preprocessing_json(const ValidateOptions& o) {
+  nlohmann::json preset = nullptr;
+  if (std::optional<data::PreprocessOptions> p = preset_preprocessing(o.engine.arch)) {
+    preset = {{"resize_size", p->resize_size},
+              {"crop_size", p->crop_size},
+              {"interpolation", data::interpolation_name(p->interpolation)},
+              {"mean", p->mean},
+              {"std", p->std}};
+  }
+  return {{"source", preprocessing_base_name(o.preprocessing.base)},
+          {"explicit", overridden_fields(o.preprocessing.overrides)},
+          {"preset", preset}};
+}
+
 nlohmann::json summary_json(const ValidateOptions& o, const ValidateResult& r,
                             const engine::ModelInfo& info, const std::string& root,
                             size_t num_classes_in_folder) {
@@ -68,6 +84,7 @@ nlohmann::json summary_json(const ValidateOptions& o, const ValidateResult& r,
                  {"batch_size", o.batch_size},
                  {"workers", o.workers},
                  {"task_queue", o.task_queue},
+                 {"preprocessing", preprocessing_json(o)},
                  {"resize_size", o.preprocess.resize_size},
                  {"crop_size", o.preprocess.crop_size},
                  {"interpolation", data::interpolation_name(o.preprocess.interpolation)},
@@ -125,6 +142,12 @@ ValidateResult run_validate(const ValidateOptions& options, std::ostream& out) {
         data::preprocess_file(path, preprocess, dst);
       },
       loader_options);
+
+  const std::string note = preset_note(options.engine.arch, options.preprocessing, preprocess);
+  if (!note.empty()) {
+    out << "=> note: " << note << std::endl;
+    spdlog::info("validate: note: {}", note);
+  }
 
   out << "use  " << options.engine.device << std::endl;
   out << "=> creating model '" << options.engine.arch << "'" << std::endl;

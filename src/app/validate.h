@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "app/preprocessing.h"
 #include "data/preprocess.h"
 #include "engine/engine.h"
 
@@ -15,7 +16,10 @@ namespace ptinfer::app {
 struct ValidateOptions {
   std::string data;              // --data: DIR/val when it exists, else DIR
   engine::EngineOptions engine;  // arch, checkpoint (--resume), pretrained, device
-  data::PreprocessOptions preprocess;
+  data::PreprocessOptions preprocess;  // what runs
+  // How `preprocess` was chosen (app/preprocessing.h: resolve_preprocessing of it for the arch):
+  // for the note when the arch's preset differs and for --json.
+  PreprocessingChoice preprocessing;
   int batch_size = 32;     // -b/--batch_size
   int workers = 2;         // -j/--workers: loader threads
   bool task_queue = true;  // PTINFER_TASK_QUEUE: false loads each batch only when needed
@@ -44,7 +48,8 @@ struct ValidateResult {
   double peak_rss_mib = 0;  // the process's largest resident set, at the end
 };
 
-// Runs validation, printing the sample's lines to `out`. Throws ptinfer::Error for bad data,
+// Runs validation, printing the sample's lines to `out` (and "=> note: " + preset_note, also to
+// the log, when the architecture's preset differs from what runs). Throws ptinfer::Error for bad data,
 // a bad image (unless skip_bad_images), checkpoint and model errors.
 ValidateResult run_validate(const ValidateOptions& options, std::ostream& out);
 

@@ -41,6 +41,7 @@ CommandRunner add_bench_command(CLI::App& app) {
     app::BenchOptions o;
     o.engine = engine_options(flags->common, config);
     o.image_size = preprocess_options(flags->common).crop_size;
+    o.engine.input_size = o.image_size;
     o.batch_sizes = flags->batch_sizes;
     o.warmup = flags->warmup;
     o.iters = flags->iters;

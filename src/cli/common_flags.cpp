@@ -25,15 +25,24 @@ void add_common_flags(CLI::App& app, CommonFlags& f) {
   app.add_option("--npu", f.npu, "accelerator index, as the guide's --npu");
   app.add_option("--num-classes", f.num_classes,
                  "classes of the head (default: from the checkpoint, else 1000)");
-  app.add_option("--resize-size", f.resize_size, "Resize: shorter side in pixels")
+  app.add_option("--preprocessing", f.preprocessing,
+                 "guide: Resize(256) + CenterCrop(224), bilinear, ImageNet mean/std (the guide's, "
+                 "for every -a); model: what the architecture's torchvision DEFAULT weights "
+                 "declare (ptinfer models lists them); the five flags below replace single "
+                 "fields of either")
       ->capture_default_str();
-  app.add_option("--crop-size", f.crop_size, "CenterCrop size in pixels")->capture_default_str();
+  app.add_option("--resize-size", f.resize_size,
+                 "Resize: shorter side in pixels, 0: none (default: from --preprocessing; guide "
+                 "256)");
+  app.add_option("--crop-size", f.crop_size,
+                 "CenterCrop size in pixels (default: from --preprocessing; guide 224)");
   app.add_option("--interpolation", f.interpolation,
-                 "Resize's filter, as torchvision's InterpolationMode on PIL images: bilinear "
-                 "(the guide's) or bicubic (e.g. efficientnet, vit, swin, convnext weights)")
-      ->capture_default_str();
-  app.add_option("--mean", f.mean, "Normalize mean, 3 values")->expected(3)->capture_default_str();
-  app.add_option("--std", f.std, "Normalize std, 3 values")->expected(3)->capture_default_str();
+                 "Resize's filter, as torchvision's InterpolationMode on PIL images: bilinear or "
+                 "bicubic (default: from --preprocessing; guide bilinear)");
+  app.add_option("--mean", f.mean, "Normalize mean, 3 values (default: from --preprocessing)")
+      ->expected(3);
+  app.add_option("--std", f.std, "Normalize std, 3 values (default: from --preprocessing)")
+      ->expected(3);
   app.add_option(
       "--threads", f.threads,
       "intra-op threads (default: PTINFER_NUM_THREADS, OMP_NUM_THREADS, else the usable cores)");
@@ -52,7 +61,6 @@ engine::EngineOptions engine_options(const CommonFlags& f, const runtime::Runtim
   o.arch = f.arch;
   o.checkpoint = f.resume;
   o.checkpoint_key = f.checkpoint_key;
-  o.input_size = f.crop_size;
   if (f.threads) {
     if (*f.threads < 1) {
       throw Error(ErrorKind::kInvalidArgument,
@@ -72,25 +80,41 @@ engine::EngineOptions engine_options(const CommonFlags& f, const runtime::Runtim
   return o;
 }
 
-data::PreprocessOptions preprocess_options(const CommonFlags& f) {
-  data::PreprocessOptions p;
-  if (f.resize_size < 0)
-    throw Error(ErrorKind::kInvalidArgument, "--resize-size must be >= 0 (0: no resize)");
-  if (f.crop_size < 1) throw Error(ErrorKind::kInvalidArgument, "--crop-size must be >= 1");
-  if (f.mean.size() != 3) throw Error(ErrorKind::kInvalidArgument, "--mean needs 3 values");
-  if (f.std.size() != 3) throw Error(ErrorKind::kInvalidArgument, "--std needs 3 values");
-  p.resize_size = f.resize_size;
-  p.crop_size = f.crop_size;
-  p.interpolation = data::parse_interpolation(f.interpolation, "--interpolation");
-  for (int c = 0; c < 3; ++c) {
-    if (!(f.std[c] > 0)) {
-      throw Error(ErrorKind::kInvalidArgument,
-                  "--std values must be > 0, got " + std::to_string(f.std[c]));
-    }
-    p.mean[c] = f.mean[c];
-    p.std[c] = f.std[c];
+app::PreprocessingChoice preprocessing_choice(const CommonFlags& f) {
+  app::PreprocessingChoice choice;
+  choice.base = app::parse_preprocessing_base(f.preprocessing, "--preprocessing");
+  app::PreprocessingOverrides& o = choice.overrides;
+  if (f.resize_size) {
+    if (*f.resize_size < 0)
+      throw Error(ErrorKind::kInvalidArgument, "--resize-size must be >= 0 (0: no resize)");
+    o.resize_size = *f.resize_size;
   }
-  return p;
+  if (f.crop_size) {
+    if (*f.crop_size < 1) throw Error(ErrorKind::kInvalidArgument, "--crop-size must be >= 1");
+    o.crop_size = *f.crop_size;
+  }
+  if (f.interpolation) {
+    o.interpolation = data::parse_interpolation(*f.interpolation, "--interpolation");
+  }
+  if (!f.mean.empty()) {
+    if (f.mean.size() != 3) throw Error(ErrorKind::kInvalidArgument, "--mean needs 3 values");
+    o.mean = std::array<float, 3>{f.mean[0], f.mean[1], f.mean[2]};
+  }
+  if (!f.std.empty()) {
+    if (f.std.size() != 3) throw Error(ErrorKind::kInvalidArgument, "--std needs 3 values");
+    for (float s : f.std) {
+      if (!(s > 0)) {
+        throw Error(ErrorKind::kInvalidArgument,
+                    "--std values must be > 0, got " + std::to_string(s));
+      }
+    }
+    o.std = std::array<float, 3>{f.std[0], f.std[1], f.std[2]};
+  }
+  return choice;
+}
+
+data::PreprocessOptions preprocess_options(const CommonFlags& f) {
+  return app::resolve_preprocessing(preprocessing_choice(f), f.arch, "--preprocessing");
 }
 
 bool report_unknown_args(const CLI::App& app) {

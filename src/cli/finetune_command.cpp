@@ -127,6 +127,7 @@ CommandRunner add_finetune_command(CLI::App& app) {
     o.data = flags->data;
     o.model = engine_options(flags->common, config);
     o.preprocess = preprocess_options(flags->common);
+    o.model.input_size = o.preprocess.crop_size;
     if (flags->augment == "flip") {
       o.augment_flip = true;
     } else if (flags->augment != "none") {

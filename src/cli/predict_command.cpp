@@ -45,6 +45,7 @@ CommandRunner add_predict_command(CLI::App& app) {
     app::PredictOptions o;
     o.engine = engine_options(flags->common, config);
     o.preprocess = preprocess_options(flags->common);
+    o.engine.input_size = o.preprocess.crop_size;
     o.inputs = flags->inputs;
     o.topk = flags->topk;
     o.batch_size = flags->batch_size;

@@ -97,7 +97,8 @@ CommandRunner add_serve_command(CLI::App& app) {
     serve::ModelSpec defaults;
     defaults.arch = eo.arch;
     defaults.amp = eo.amp;
-    defaults.preprocess = preprocess_options(flags->common);
+    // Resolved per model, for its own arch (--preprocessing model: each arch's preset).
+    defaults.preprocessing = preprocessing_choice(flags->common);
     defaults.batching = flags->batching;
     for (const auto& m : flags->models) o.models.push_back(serve::parse_model_spec(m, defaults));
     if (!flags->model_store.empty()) {

@@ -64,7 +64,9 @@ CommandRunner add_validate_command(CLI::App& app) {
     app::ValidateOptions o;
     o.data = flags->data;
     o.engine = engine_options(flags->common, config);
+    o.preprocessing = preprocessing_choice(flags->common);
     o.preprocess = preprocess_options(flags->common);
+    o.engine.input_size = o.preprocess.crop_size;
     o.batch_size = flags->batch_size;
     o.workers = flags->workers > 0 ? flags->workers : engine::usable_cores();
     o.task_queue = config.task_queue;

@@ -48,7 +48,16 @@ ModelSpec parse_model_spec(const std::string& text, const ModelSpec& defaults) {
     }
     comma = next;
   }
+  resolve_spec_preprocessing(spec, "--preprocessing");
   return spec;
+}
+
+void resolve_spec_preprocessing(ModelSpec& spec, const std::string& what) {
+  try {
+    spec.preprocess = app::resolve_preprocessing(spec.preprocessing, spec.arch, what);
+  } catch (const Error& e) {
+    throw Error(ErrorKind::kInvalidArgument, spec.source + ": " + e.what());
+  }
 }
 
 }  // namespace ptinfer::serve

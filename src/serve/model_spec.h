@@ -6,6 +6,7 @@
 #include <string>
 
 #include "amp/policy.h"
+#include "app/preprocessing.h"
 #include "data/preprocess.h"
 #include "serve/batcher.h"
 
@@ -18,7 +19,12 @@ struct ModelSpec {
   std::string arch;            // registry name
   std::string labels;          // index_to_name.json or text file; "" for the checkpoint's classes
   amp::Policy amp;             // precision policy
-  data::PreprocessOptions preprocess;  // for image inputs
+  // How the preprocessing is chosen: the command line's --preprocessing and explicit flags, or a
+  // model store config's "preprocessing" (model_store.h).
+  app::PreprocessingChoice preprocessing;
+  // What image inputs get: app::resolve_preprocessing of `preprocessing` for `arch`, set by
+  // parse_model_spec and read_model_config.
+  data::PreprocessOptions preprocess;
   BatcherOptions batching;
   std::string source;  // where the spec came from, for messages: "--model NAME" or a config path
 };
@@ -27,9 +33,15 @@ struct ModelSpec {
 bool valid_model_name(const std::string& name);
 
 // Parses a --model NAME=CHECKPOINT[,arch=ARCH,labels=FILE] value; every field it does not name
-// is taken from `defaults` (the command line's -a, preprocessing, --amp and batching flags).
-// Throws Error(kInvalidArgument) quoting the value for a missing '=', an empty or invalid name or
-// checkpoint, an empty value or an unknown key.
+// is taken from `defaults` (the command line's -a, preprocessing, --amp and batching flags), and
+// `preprocess` resolved from defaults.preprocessing for the model's arch (--preprocessing model:
+// that arch's preset). Throws Error(kInvalidArgument) quoting the value for a missing '=', an
+// empty or invalid name or checkpoint, an empty value or an unknown key; and what
+// resolve_spec_preprocessing throws.
 ModelSpec parse_model_spec(const std::string& text, const ModelSpec& defaults);
+
+// Sets spec.preprocess to app::resolve_preprocessing(spec.preprocessing, spec.arch, what).
+// Rethrows its errors as Error(kInvalidArgument) starting with spec.source.
+void resolve_spec_preprocessing(ModelSpec& spec, const std::string& what);
 
 }  // namespace ptinfer::serve

@@ -141,29 +141,40 @@ ModelSpec read_model_config(const std::string& folder_text, const ModelSpec& def
     throw Error(ErrorKind::kInvalidArgument, file + ": " + e.what());
   }
 
-  if (j.contains("preprocessing")) {
+  // "preprocessing": a string selects a base on its own (the command line's explicit flags do
+  // not apply); an object's fields replace single fields of the command line's choice.
+  if (j.contains("preprocessing") && j["preprocessing"].is_string()) {
+    const std::string text = j["preprocessing"].get<std::string>();
+    try {
+      spec.preprocessing = {app::parse_preprocessing_base(text, "\"preprocessing\""), {}};
+    } catch (const Error&) {
+      r.fail("preprocessing", "must be \"guide\", \"model\" or an object of resize_size, "
+                              "crop_size, interpolation, mean, std; got " +
+                                  j["preprocessing"].dump());
+    }
+  } else if (j.contains("preprocessing")) {
     const json& p = j["preprocessing"];
-    if (!p.is_object()) r.fail("preprocessing", "must be an object, got " + p.dump());
+    if (!p.is_object()) {
+      r.fail("preprocessing", "must be \"guide\", \"model\" or an object, got " + p.dump());
+    }
     r.only_keys(p, "preprocessing.", {"resize_size", "crop_size", "interpolation", "mean", "std"});
+    app::PreprocessingOverrides& o = spec.preprocessing.overrides;
     if (p.contains("resize_size")) {
-      spec.preprocess.resize_size =
-          static_cast<int>(r.integer(p["resize_size"], "preprocessing.resize_size", 0));
+      o.resize_size = static_cast<int>(r.integer(p["resize_size"], "preprocessing.resize_size", 0));
     }
     if (p.contains("crop_size")) {
-      spec.preprocess.crop_size =
-          static_cast<int>(r.integer(p["crop_size"], "preprocessing.crop_size", 1));
+      o.crop_size = static_cast<int>(r.integer(p["crop_size"], "preprocessing.crop_size", 1));
     }
     if (p.contains("interpolation")) {
       const std::string text = r.text(p["interpolation"], "preprocessing.interpolation");
       try {
-        spec.preprocess.interpolation =
-            data::parse_interpolation(text, "\"preprocessing.interpolation\"");
+        o.interpolation = data::parse_interpolation(text, "\"preprocessing.interpolation\"");
       } catch (const Error& e) {
         throw Error(ErrorKind::kInvalidArgument, file + ": " + e.what());
       }
     }
-    if (p.contains("mean")) spec.preprocess.mean = r.triple(p["mean"], "preprocessing.mean", false);
-    if (p.contains("std")) spec.preprocess.std = r.triple(p["std"], "preprocessing.std", true);
+    if (p.contains("mean")) o.mean = r.triple(p["mean"], "preprocessing.mean", false);
+    if (p.contains("std")) o.std = r.triple(p["std"], "preprocessing.std", true);
   }
   if (j.contains("batching")) {
     const json& b = j["batching"];
@@ -188,6 +199,7 @@ ModelSpec read_model_config(const std::string& folder_text, const ModelSpec& def
     }
   }
   check_model_spec(spec);
+  resolve_spec_preprocessing(spec, "--preprocessing");  // a known arch: every base resolves
   return spec;
 }
 

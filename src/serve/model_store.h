@@ -9,12 +9,19 @@
 //     "labels": "index_to_name.json",         optional; relative to the folder, or absolute
 //     "amp": "O0",                            optional: O0..O3 (amp/policy.h)
 //     "amp_dtype": "bf16",                    optional: bf16 or fp16
+//     "preprocessing": "model",               or "guide", or an object:
 //     "preprocessing": {"resize_size": 256, "crop_size": 224,
 //                       "interpolation": "bilinear",    or "bicubic" (Resize's filter)
 //                       "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
 //     "batching": {"max_batch_size": 8, "max_queue_delay_us": 2000, "queue_size": 64,
 //                  "request_timeout_ms": 30000}
 //   }
+//
+// "preprocessing" (app/preprocessing.h): "model" is the arch's preset (torchvision's DEFAULT
+// weights' transforms), "guide" Resize(256) + CenterCrop(224), bilinear, ImageNet mean/std, each
+// as it is (the command line's --resize-size .. --std do not apply); an object's fields replace
+// those fields of what the command line gives (--preprocessing and its flags; by default the
+// guide's), the others stay.
 //
 // Every key but "checkpoint" is optional and defaults to the command line's value. Unknown
 // keys, wrong types and out-of-range values are errors, so that a typo never silently falls
@@ -28,10 +35,12 @@
 
 namespace ptinfer::serve {
 
-// Reads one model folder's config.json; fields it does not set come from `defaults`. Throws
+// Reads one model folder's config.json; fields it does not set come from `defaults`, and
+// `preprocess` is resolved for the model's arch (resolve_spec_preprocessing). Throws
 // Error(kInvalidArgument) whose message names the config file and the key (as "batching.
-// queue_size") for invalid JSON, an unknown key, a wrong type or range, a name that differs
-// from the folder's, or a checkpoint / labels file that does not exist.
+// queue_size") for invalid JSON, an unknown key, a wrong type or range, a "preprocessing" string
+// other than "guide" and "model", a name that differs from the folder's, or a checkpoint /
+// labels file that does not exist.
 ModelSpec read_model_config(const std::string& folder, const ModelSpec& defaults);
 
 // Every model of the store `dir`, sorted by name. Throws Error(kInvalidArgument) naming the

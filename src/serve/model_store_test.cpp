@@ -23,7 +23,7 @@ class ModelStore : public ::testing::Test {
     fs::create_directories(root_);
     defaults_.arch = "resnet50";
     defaults_.batching.max_batch_size = 4;
-    defaults_.preprocess.crop_size = 224;
+    defaults_.preprocessing.overrides.crop_size = 200;  // as --crop-size 200
   }
   void TearDown() override { fs::remove_all(root_); }
 
@@ -84,9 +84,42 @@ TEST_F(ModelStore, ReadsEveryKeyAndKeepsDefaults) {
   EXPECT_EQ(s.name, "m");
   EXPECT_EQ(s.arch, "resnet50");
   EXPECT_EQ(s.batching.max_batch_size, 4);
-  EXPECT_EQ(s.preprocess.crop_size, 224);
+  EXPECT_EQ(s.preprocess.resize_size, 256);  // the guide's
+  EXPECT_EQ(s.preprocess.crop_size, 200);    // --crop-size
   EXPECT_EQ(s.preprocess.interpolation, data::Interpolation::kBilinear);
   EXPECT_EQ(s.labels, "");
+}
+
+TEST_F(ModelStore, PreprocessingStringsSelectABase) {
+  // shufflenet_v2_x1_5's DEFAULT weights declare Resize(232) + CenterCrop(224).
+  ModelSpec s = read_model_config(
+      model("preset", R"({"checkpoint": "model.pth", "arch": "shufflenet_v2_x1_5",
+                          "preprocessing": "model"})"),
+      defaults_);
+  EXPECT_EQ(s.preprocessing.base, app::PreprocessingBase::kModel);
+  EXPECT_EQ(s.preprocess.resize_size, 232);
+  EXPECT_EQ(s.preprocess.crop_size, 224);  // the preset's, not the command line's 200
+  EXPECT_EQ(s.preprocess.interpolation, data::Interpolation::kBilinear);
+  s = read_model_config(
+      model("guide", R"({"checkpoint": "model.pth", "arch": "shufflenet_v2_x1_5",
+                         "preprocessing": "guide"})"),
+      defaults_);
+  EXPECT_EQ(s.preprocess.resize_size, 256);
+  EXPECT_EQ(s.preprocess.crop_size, 224);
+
+  // The command line's --preprocessing model: resolved for each model's own arch; an object
+  // replaces single fields of it.
+  defaults_.preprocessing.base = app::PreprocessingBase::kModel;
+  defaults_.preprocessing.overrides = {};
+  s = read_model_config(model("inherit", R"({"checkpoint": "model.pth"})"), defaults_);
+  EXPECT_EQ(s.preprocess.resize_size, 232);  // resnet50's IMAGENET1K_V2
+  s = read_model_config(
+      model("object", R"({"checkpoint": "model.pth", "arch": "shufflenet_v2_x0_5",
+                          "preprocessing": {"crop_size": 100}})"),
+      defaults_);
+  EXPECT_EQ(s.preprocess.resize_size, 256);  // shufflenet_v2_x0_5's preset
+  EXPECT_EQ(s.preprocess.crop_size, 100);
+  EXPECT_EQ(s.preprocessing.base, app::PreprocessingBase::kModel);
 }
 
 TEST_F(ModelStore, ErrorsNameTheFileAndTheKey) {
@@ -114,6 +147,10 @@ TEST_F(ModelStore, ErrorsNameTheFileAndTheKey) {
        "\"preprocessing.crop_size\" must be an integer >= 1"},
       {R"({"checkpoint": "model.pth", "preprocessing": {"interpolation": "nearest"}})",
        "\"preprocessing.interpolation\" must be bilinear or bicubic, got 'nearest'"},
+      {R"({"checkpoint": "model.pth", "preprocessing": "preset"})",
+       "\"preprocessing\" must be \"guide\", \"model\" or an object"},
+      {R"({"checkpoint": "model.pth", "preprocessing": 3})",
+       "\"preprocessing\" must be \"guide\", \"model\" or an object, got 3"},
       {R"({"checkpoint": "model.pth", "preprocessing": {"interpolation": 3}})",
        "\"preprocessing.interpolation\" must be a non-empty string, got 3"},
       {R"({"checkpoint": "model.pth", "arch": 18})", "\"arch\" must be a non-empty string"},

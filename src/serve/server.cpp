@@ -234,9 +234,11 @@ class Server {
     m.ready.store(true, std::memory_order_release);
     metrics_.set_model_ready(name, true);
     spdlog::info(
-        "model '{}' ({}): {} from '{}', {} classes, loaded in {:.0f} ms, warmed up at batch "
-        "sizes 1..{} in {:.0f} ms, ready",
-        name, spec.source, spec.arch, spec.checkpoint, classes, 1000 * load_seconds, largest,
+        "model '{}' ({}): {} from '{}', {} classes, preprocessing {} ({}), loaded in {:.0f} ms, "
+        "warmed up at batch sizes 1..{} in {:.0f} ms, ready",
+        name, spec.source, spec.arch, spec.checkpoint, classes,
+        app::describe_preprocessing(spec.preprocess, true),
+        app::describe_choice(spec.preprocessing), 1000 * load_seconds, largest,
         1000 * warm_seconds);
   }
 

@@ -11,7 +11,7 @@ TEST(ParseModelSpec, NameCheckpointAndKeys) {
   ModelSpec defaults;
   defaults.arch = "resnet50";
   defaults.batching.max_batch_size = 3;
-  defaults.preprocess.crop_size = 99;
+  defaults.preprocessing.overrides.crop_size = 99;
   ModelSpec s = parse_model_spec("r18=/m/a.pth", defaults);
   EXPECT_EQ(s.name, "r18");
   EXPECT_EQ(s.checkpoint, "/m/a.pth");
@@ -24,6 +24,26 @@ TEST(ParseModelSpec, NameCheckpointAndKeys) {
   EXPECT_EQ(s.name, "my-model.v1");
   EXPECT_EQ(s.arch, "resnet18");
   EXPECT_EQ(s.labels, "idx.json");
+  EXPECT_EQ(s.preprocess.crop_size, 99);
+}
+
+TEST(ParseModelSpec, PreprocessingModelTakesEachArchsPreset) {
+  ModelSpec defaults;
+  defaults.arch = "resnet50";
+  defaults.preprocessing.base = app::PreprocessingBase::kModel;
+  EXPECT_EQ(parse_model_spec("a=a.pth", defaults).preprocess.resize_size, 232);  // V2 weights
+  ModelSpec s = parse_model_spec("b=b.pth,arch=resnet18", defaults);
+  EXPECT_EQ(s.preprocess.resize_size, 256);
+  EXPECT_EQ(s.preprocess.crop_size, 224);
+  defaults.arch = "resnet19";
+  try {
+    parse_model_spec("c=c.pth", defaults);
+    ADD_FAILURE() << "resnet19 resolved";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("--model c: "), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("resnet19"), std::string::npos) << e.what();
+  }
 }
 
 TEST(ParseModelSpec, BadValuesAreNamed) {

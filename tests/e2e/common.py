@@ -116,6 +116,32 @@ def make_guide_checkpoint(path, arch, num_classes, seed=0, half=False, prefix="m
     return path
 
 
+def make_calibrated_checkpoint(path, arch, num_classes, images, seed=0):
+    """A checkpoint in the guide's format (as make_guide_checkpoint) whose logits depend on the
+    image: BatchNorm statistics measured on `images` (a list of files, guide-preprocessed) and
+    a head scaled up. Randomly initialised deep networks (shufflenet_v2) otherwise give nearly
+    the same logits for every input, so that preprocessing differences would not show."""
+    import torchvision.transforms as T
+    torch.manual_seed(seed)
+    model = getattr(torchvision.models, arch)(num_classes=num_classes)
+    tf = T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(),
+                    T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+    x = torch.stack([tf(Image.open(p).convert("RGB")) for p in images])
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.momentum = None  # a plain average over the calibration batch
+            m.reset_running_stats()
+    model.train()
+    with torch.no_grad():
+        model(x)
+        linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+        linears[-1].weight.mul_(20)  # the head: probabilities well apart from 1/num_classes
+    state = {"module." + k: v for k, v in model.state_dict().items()}
+    torch.save({"epoch": 3, "arch": arch, "state_dict": state, "best_acc1": torch.tensor(12.5)},
+               path)
+    return path
+
+
 def read_csv(path):
     import csv
     with open(path, newline="") as f:

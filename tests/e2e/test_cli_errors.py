@@ -89,6 +89,23 @@ class CliErrors(unittest.TestCase):
             self.assert_fails(proc, "--interpolation must be bilinear or bicubic, got 'lanczos'",
                               code=2)
 
+    def test_invalid_preprocessing_base_exits_2_naming_the_flag(self):
+        message = "--preprocessing must be guide or model, got 'preset'"
+        self.assert_fails(self.validate(extra=["--preprocessing", "preset"]), message, code=2)
+        for command in (["predict", "-a", "resnet18", "--resume", self.ckpt, "x.jpg"],
+                        ["serve", "--port", "0", "--model", "m=%s,arch=resnet18" % self.ckpt],
+                        ["finetune", "--data", self.data, "-a", "resnet18", "--resume",
+                         self.ckpt]):
+            proc = common.run_ptinfer(command + ["--preprocessing", "preset"], check=False)
+            self.assert_fails(proc, message, code=2)
+        # A TorchScript archive declares no preset; the flag is named before anything loads.
+        proc = common.run_ptinfer(["validate", "--data", self.data, "-a", "torchscript",
+                                   "--resume", os.path.join(self.tmp, "absent.pt"),
+                                   "--preprocessing", "model"], check=False)
+        self.assert_fails(proc, "--preprocessing model: --arch torchscript has no preset",
+                          code=2)
+        self.assertNotIn("absent.pt", proc.stderr)
+
     def test_unknown_arch_lists_known_ones(self):
         proc = self.validate(arch="resnet19")
         self.assert_fails(proc, "resnet19", "resnet18", "wide_resnet101_2")

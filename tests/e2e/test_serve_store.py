@@ -12,6 +12,7 @@ import requests
 import torch
 import torchvision
 import torchvision.transforms as T
+from torchvision.models import get_model_weights
 from PIL import Image
 
 import common
@@ -112,6 +113,8 @@ class ServeStore(unittest.TestCase):
              '"preprocessing.std" must be a list of 3 numbers > 0'),
             ({"checkpoint": "model.pth", "preprocessing": {"interpolation": "nearest"}},
              '"preprocessing.interpolation" must be bilinear or bicubic, got \'nearest\''),
+            ({"checkpoint": "model.pth", "preprocessing": "preset"},
+             '"preprocessing" must be "guide", "model" or an object'),
             ("{\"checkpoint\": ", "invalid JSON"),
         ]
         for i, (config, reason) in enumerate(cases):
@@ -205,6 +208,49 @@ class ServeStore(unittest.TestCase):
                               timeout=60)
             self.assertEqual(r.status_code, 200, r.text)
             self.check_answer(r.json(), i, 40, 32, T.InterpolationMode.BICUBIC)
+
+    def test_preprocessing_model_serves_the_preset(self):
+        # shufflenet_v2_x1_5's DEFAULT weights preprocess with Resize(232) + CenterCrop(224).
+        arch = "shufflenet_v2_x1_5"
+        ckpt = common.make_calibrated_checkpoint(os.path.join(self.tmp, "shuffle.pth.tar"), arch,
+                                                 NUM_CLASSES, self.paths, seed=4)
+        state = {k[len("module."):]: v for k, v in torch.load(ckpt)["state_dict"].items()}
+        model = getattr(torchvision.models, arch)(num_classes=NUM_CLASSES)
+        model.load_state_dict(state)
+        model.eval()
+        folder = os.path.join(self.tmp, "preset_store", "preset")
+        os.makedirs(folder)
+        with open(os.path.join(folder, "config.json"), "w") as f:
+            json.dump({"arch": arch, "checkpoint": ckpt, "preprocessing": "model",
+                       "batching": {"max_batch_size": 1}}, f)
+        # The command line's sizes go to --model "small" and not to the store's "model" string.
+        s = self.start(["--model-store", os.path.dirname(folder), "--model",
+                        "small=%s,arch=%s" % (ckpt, arch), "--resize-size", "40", "--crop-size",
+                        "32", "--max-batch-size", "1"])
+        self.assertTrue(any("model 'preset'" in l and "preprocessing resize 232, crop 224, "
+                            "bilinear" in l and "(model)" in l for l in s.output), s.output)
+        meta = requests.get(s.url + "/v2/models/preset", timeout=30).json()
+        self.assertEqual(meta["inputs"][0]["shape"], [-1, 3, 224, 224])
+        preset = get_model_weights(arch).DEFAULT.transforms()
+        guide = T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor(),
+                           T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+        small = T.Compose([T.Resize(40), T.CenterCrop(32), T.ToTensor(),
+                           T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+        for i in (0, 2):  # 500x375 and 375x500 (image 1 is 1x1: every resize agrees)
+            image = Image.open(self.paths[i]).convert("RGB")
+            with torch.no_grad():
+                want, other, want_small = (torch.softmax(model(tf(image)[None]), 1)[0]
+                                           for tf in (preset, guide, small))
+            for name, probs in (("preset", want), ("small", want_small)):
+                r = requests.post(s.url + "/predictions/" + name, data=read_bytes(self.paths[i]),
+                                  timeout=60)
+                self.assertEqual(r.status_code, 200, r.text)
+                answer = r.json()
+                for k in range(NUM_CLASSES):
+                    self.assertAlmostEqual(answer[str(k)], probs[k].item(), delta=1e-5)
+            # The preset matters for these images: the guide's numbers give other answers (more
+            # apart than the 1e-5 the answers are checked to).
+            self.assertGreater((want - other).abs().max().item(), 1e-3)
 
     def test_connections_are_bounded(self):
         s = self.start(["--model", "m=%s,arch=resnet18" % self.ckpt, "--resize-size", "32",
