@@ -39,6 +39,7 @@ EXTRA_INPUT = {"resnet18": (2, 3, 96, 80), "resnet50": (2, 3, 96, 80),
                "swin_v2_t": (1, 3, 100, 90)}
 SMALLEST_SIDE = 32  # inputs are max(torchvision's min_size, this) on each side
 DTYPE_NAMES = {torch.float32: "float32", torch.int64: "int64"}
+AUX_HEADS = ("aux1", "aux2", "AuxLogits")  # training-only heads, see calibrate
 NORMS = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.LayerNorm, torch.nn.GroupNorm)
 
 
@@ -73,7 +74,24 @@ def calibrate(model, shape, generator):
     """BatchNorm running statistics of the model's actual activations on random data (then a
     random num_batches_tracked): with statistics drawn at random instead, deep nets' logits
     barely depend on the input (relative change ~1e-7 for efficientnet_b0), so a wrong
-    activation or input path would pass the 1e-5 tolerance."""
+    activation or input path would pass the 1e-5 tolerance.
+
+    Auxiliary heads (googlenet's aux1/aux2, inception_v3's AuxLogits) run only in training and
+    take no part in the eval logits; inception_v3's cannot even take the fixture's 75x75 input
+    (its 5x5/3 average pool gets 3x3): they are detached while calibrating and keep their
+    randomize() statistics."""
+    aux_heads = {name: getattr(model, name) for name in AUX_HEADS
+                 if getattr(model, name, None) is not None}
+    for name in aux_heads:
+        setattr(model, name, None)  # what torchvision's builders do to drop them
+    try:
+        calibrate_batch_norms(model, shape, generator)
+    finally:
+        for name, head in aux_heads.items():
+            setattr(model, name, head)  # back in its place: state_dict order is unchanged
+
+
+def calibrate_batch_norms(model, shape, generator):
     bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     if not bns:
         return
