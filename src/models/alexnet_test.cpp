@@ -15,7 +15,7 @@ TEST(AlexNet, SkippedInitialisationBuildsTheSameModules) {
 }
 
 TEST(AlexNet, RejectsBadInputsAndOptions) {
-  testing::expect_rejects_bad_shapes("alexnet", "AlexNet", 63);
+  checks::expect_rejects_non_image_batches("alexnet");
   AlexNetOptions options;
   options.num_classes = 0;
   EXPECT_THROW(AlexNet{options}, Error);

@@ -44,7 +44,7 @@ TEST(DenseNet, SkippedInitialisationBuildsTheSameModules) {
 }
 
 TEST(DenseNet, RejectsBadInputsAndOptions) {
-  testing::expect_rejects_bad_shapes("densenet121", "DenseNet", 32);
+  checks::expect_rejects_non_image_batches("densenet121");
   DenseNetOptions options;
   options.block_config = {6, 0, 24, 16};
   EXPECT_THROW(DenseNet{options}, Error);

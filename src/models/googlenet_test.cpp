@@ -100,13 +100,15 @@ TEST(GoogLeNet, SkippedInitialisationBuildsTheSameModules) {
 }
 
 TEST(GoogLeNet, RejectsBadInputsAndOptions) {
-  testing::expect_rejects_bad_shapes("googlenet", "GoogLeNet", 32);
+  checks::expect_rejects_non_image_batches("googlenet");
   GoogLeNetOptions options;
   options.num_classes = 0;
   EXPECT_THROW(GoogLeNet{options}, Error);
 }
 
-TEST(GoogLeNet, RunsInBf16) { testing::expect_runs_in_bf16("googlenet", {2, 3, 32, 32}); }
+TEST(GoogLeNet, RunsInBf16) {
+  testing::expect_runs_in_bf16("googlenet", {2, 3, 32, 32}, {"aux1.", "aux2."});
+}
 
 TEST(GoogLeNet, DropoutOnlyInTraining) {
   testing::expect_dropout_only_in_training("googlenet", {2, 3, 32, 32});

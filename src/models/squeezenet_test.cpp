@@ -37,7 +37,7 @@ TEST(SqueezeNet, SkippedInitialisationBuildsTheSameModules) {
 }
 
 TEST(SqueezeNet, RejectsBadInputsAndOptions) {
-  testing::expect_rejects_bad_shapes("squeezenet1_1", "SqueezeNet", 32);
+  checks::expect_rejects_non_image_batches("squeezenet1_1");
   SqueezeNetOptions options;
   options.num_classes = 0;
   EXPECT_THROW(SqueezeNet{options}, Error);

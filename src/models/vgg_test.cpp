@@ -57,7 +57,7 @@ TEST(Vgg, SkippedInitialisationBuildsTheSameModules) {
 }
 
 TEST(Vgg, RejectsBadInputsAndOptions) {
-  testing::expect_rejects_bad_shapes("vgg11", "VGG", 32);
+  checks::expect_rejects_non_image_batches("vgg11");
   VggOptions options;
   options.config = vgg_config('A');
   options.num_classes = 0;
