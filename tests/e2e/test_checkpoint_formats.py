@@ -164,7 +164,8 @@ class CheckpointFormats(unittest.TestCase):
         }, ckpt)
         info = self.inspect(ckpt)
         self.assertEqual(info["state_dict_key"], "state_dict_ema")  # timm's default: EMA first
-        self.assertEqual(info["metadata"], {"epoch": 9, "best_acc1": 12.5})
+        # args.model names the architecture (torchvision's reference scripts' layout).
+        self.assertEqual(info["metadata"], {"epoch": 9, "best_acc1": 12.5, "arch": "resnet18"})
         self.assertEqual(info["architecture"], "resnet18")
         info = self.inspect(ckpt, "--checkpoint-key", "state_dict")
         self.assertEqual(info["state_dict_key"], "state_dict")
