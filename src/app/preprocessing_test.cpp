@@ -9,8 +9,8 @@ namespace ptinfer::app {
 namespace {
 
 // The registry's presets (registry_test checks them against torchvision's DEFAULT weights):
-// resnet18 declares the guide's numbers, shufflenet_v2_x1_5 Resize(232), regnet_y_128gf
-// Resize(384, bicubic) + CenterCrop(384).
+// resnet18 declares the guide's numbers, shufflenet_v2_x1_5 Resize(232), efficientnet_b0 the
+// guide's sizes with bicubic, regnet_y_128gf Resize(384, bicubic) + CenterCrop(384).
 
 void expect_same(const data::PreprocessOptions& a, const data::PreprocessOptions& b) {
   EXPECT_EQ(a.resize_size, b.resize_size);
@@ -58,6 +58,10 @@ TEST(Preprocessing, ModelTakesTheRegistryPreset) {
   EXPECT_EQ(big.crop_size, 384);
   EXPECT_EQ(big.interpolation, data::Interpolation::kBicubic);
   EXPECT_EQ(resolve_preprocessing(model, "shufflenet_v2_x1_5").resize_size, 232);
+  data::PreprocessOptions b0 = resolve_preprocessing(model, "efficientnet_b0");
+  EXPECT_EQ(b0.resize_size, 256);
+  EXPECT_EQ(b0.crop_size, 224);
+  EXPECT_EQ(b0.interpolation, data::Interpolation::kBicubic);
   // The guide's ImageNet mean/std, as floats.
   EXPECT_EQ(big.mean, data::PreprocessOptions{}.mean);
   EXPECT_EQ(big.std, data::PreprocessOptions{}.std);
@@ -126,6 +130,9 @@ TEST(Preprocessing, NoteWhenThePresetDiffersFromWhatRuns) {
   PreprocessingChoice guide;
   EXPECT_EQ(preset_note("regnet_y_128gf", guide, resolve_preprocessing(guide, "regnet_y_128gf")),
             "regnet_y_128gf's weights were trained with resize 384, crop 384, bicubic; running "
+            "resize 256, crop 224, bilinear (--preprocessing model selects the preset)");
+  EXPECT_EQ(preset_note("efficientnet_b0", guide, resolve_preprocessing(guide, "efficientnet_b0")),
+            "efficientnet_b0's weights were trained with resize 256, crop 224, bicubic; running "
             "resize 256, crop 224, bilinear (--preprocessing model selects the preset)");
   // resnet18's weights declare the guide's numbers; torchscript has no preset.
   EXPECT_EQ(preset_note("resnet18", guide, resolve_preprocessing(guide, "resnet18")), "");

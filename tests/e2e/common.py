@@ -119,7 +119,7 @@ def make_guide_checkpoint(path, arch, num_classes, seed=0, half=False, prefix="m
 def make_calibrated_checkpoint(path, arch, num_classes, images, seed=0):
     """A checkpoint in the guide's format (as make_guide_checkpoint) whose logits depend on the
     image: BatchNorm statistics measured on `images` (a list of files, guide-preprocessed) and
-    a head scaled up. Randomly initialised deep networks (shufflenet_v2) otherwise give nearly
+    the head scaled to logits that vary by about 2 between images. Randomly initialised deep networks (shufflenet_v2) otherwise give nearly
     the same logits for every input, so that preprocessing differences would not show."""
     import torchvision.transforms as T
     torch.manual_seed(seed)
@@ -134,8 +134,14 @@ def make_calibrated_checkpoint(path, arch, num_classes, images, seed=0):
     model.train()
     with torch.no_grad():
         model(x)
-        linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
-        linears[-1].weight.mul_(20)  # the head: probabilities well apart from 1/num_classes
+        # The head scaled so that each logit varies by about 2 from image to image, and
+        # centred so that no class wins every image.
+        model.eval()
+        head = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
+        scale = 2.0 / model(x).std(0).mean().item()
+        head.weight.mul_(scale)
+        head.bias.mul_(scale)
+        head.bias.sub_(model(x).mean(0))
     state = {"module." + k: v for k, v in model.state_dict().items()}
     torch.save({"epoch": 3, "arch": arch, "state_dict": state, "best_acc1": torch.tensor(12.5)},
                path)

@@ -3,9 +3,8 @@ image as the guide's Python loop preprocessing with torchvision's own
 get_model_weights(arch).DEFAULT.transforms(); explicit flags replace single fields of it;
 validate notes a preset that differs from what runs, and nothing when they agree.
 
-shufflenet_v2_x1_5 is the small architecture whose preset differs from the guide's (Resize(232)
-+ CenterCrop(224), bilinear); the registry's only bicubic preset is regnet_y_128gf's (too large to
-run here), so bicubic goes through an explicit --interpolation on top of the preset."""
+efficientnet_b0 is the small architecture with a bicubic preset (Resize(256, BICUBIC) +
+CenterCrop(224)); test_serve_store.py serves shufflenet_v2_x1_5's Resize(232) preset."""
 import glob
 import json
 import os
@@ -13,9 +12,9 @@ import unittest
 
 import common
 
-ARCH = "shufflenet_v2_x1_5"  # DEFAULT weights (IMAGENET1K_V1): Resize(232), CenterCrop(224)
+ARCH = "efficientnet_b0"  # DEFAULT weights (IMAGENET1K_V1): Resize(256, BICUBIC), CenterCrop(224)
 SAME = "shufflenet_v2_x0_5"  # DEFAULT weights declare the guide's Resize(256), CenterCrop(224)
-NOTE = ("=> note: shufflenet_v2_x1_5's weights were trained with resize 232, crop 224, bilinear; "
+NOTE = ("=> note: efficientnet_b0's weights were trained with resize 256, crop 224, bicubic; "
         "running resize 256, crop 224, bilinear (--preprocessing model selects the preset)")
 
 
@@ -25,7 +24,7 @@ class Preprocessing(unittest.TestCase):
         cls.tmp = common.scratch_dir(cls, "ptinfer_preprocessing_")
         cls.data = common.make_image_folder(os.path.join(cls.tmp, "data"), ["a", "b", "c"], 3)
         images = sorted(glob.glob(os.path.join(cls.data, "*", "*")))
-        cls.ckpt = common.make_calibrated_checkpoint(os.path.join(cls.tmp, "x1_5.pth.tar"), ARCH,
+        cls.ckpt = common.make_calibrated_checkpoint(os.path.join(cls.tmp, "b0.pth.tar"), ARCH,
                                                      3, images)
         cls.same_ckpt = common.make_calibrated_checkpoint(os.path.join(cls.tmp, "x0_5.pth.tar"),
                                                           SAME, 3, images)
@@ -66,10 +65,10 @@ class Preprocessing(unittest.TestCase):
         stdout, ours, config, log = self.validate("--preprocessing", "model")
         self.assert_same_predictions(ours, self.preset_ref)
         self.assertEqual((config["resize_size"], config["crop_size"], config["interpolation"]),
-                         (232, 224, "bilinear"))
+                         (256, 224, "bicubic"))
         self.assertEqual(config["preprocessing"]["source"], "model")
         self.assertEqual(config["preprocessing"]["explicit"], [])
-        self.assertEqual(config["preprocessing"]["preset"]["resize_size"], 232)
+        self.assertEqual(config["preprocessing"]["preset"]["interpolation"], "bicubic")
         self.assertNotIn("=> note:", stdout)
         self.assertNotIn("note:", log)
 
@@ -77,7 +76,8 @@ class Preprocessing(unittest.TestCase):
         stdout, ours, config, log = self.validate()
         self.assertIn(NOTE + "\n", stdout)
         self.assertIn(NOTE[len("=> "):], log)
-        self.assertEqual((config["resize_size"], config["crop_size"]), (256, 224))
+        self.assertEqual((config["resize_size"], config["crop_size"], config["interpolation"]),
+                         (256, 224, "bilinear"))
         self.assertEqual(config["preprocessing"]["source"], "guide")
         # The guide's numbers, which here are not the preset's.
         self.assert_same_predictions(ours, self.reference())
@@ -91,15 +91,22 @@ class Preprocessing(unittest.TestCase):
         self.assertEqual(config["preprocessing"]["preset"]["resize_size"], 256)
 
     def test_explicit_flags_replace_fields_of_the_preset(self):
-        extra = ["--interpolation", "bicubic", "--crop-size", "200"]
+        extra = ["--crop-size", "200", "--resize-size", "240"]
         stdout, ours, config, _ = self.validate("--preprocessing", "model", *extra)
         self.assert_same_predictions(ours, self.reference("--weights-transforms", *extra))
         self.assertEqual((config["resize_size"], config["crop_size"], config["interpolation"]),
-                         (232, 200, "bicubic"))
-        self.assertEqual(config["preprocessing"]["explicit"], ["crop_size", "interpolation"])
-        self.assertIn("=> note: shufflenet_v2_x1_5's weights were trained with resize 232, crop "
-                      "224, bilinear; running resize 232, crop 200, bicubic (--crop-size, "
-                      "--interpolation replacing the preset's)\n", stdout)
+                         (240, 200, "bicubic"))  # the preset's filter stays
+        self.assertEqual(config["preprocessing"]["explicit"], ["resize_size", "crop_size"])
+        self.assertIn("=> note: efficientnet_b0's weights were trained with resize 256, crop 224, "
+                      "bicubic; running resize 240, crop 200, bicubic (--resize-size, --crop-size "
+                      "replacing the preset's)\n", stdout)
+        # And the other way: the guide's sizes with the preset's filter named explicitly.
+        stdout, ours, config, _ = self.validate("--interpolation", "bicubic")
+        self.assert_same_predictions(ours, self.preset_ref)
+        self.assertEqual(config["preprocessing"], {"source": "guide",
+                                                   "explicit": ["interpolation"],
+                                                   "preset": config["preprocessing"]["preset"]})
+        self.assertNotIn("=> note:", stdout)
 
     def test_predict_takes_the_preset(self):
         out = os.path.join(self.tmp, "predict.json")
