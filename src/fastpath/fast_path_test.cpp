@@ -47,13 +47,10 @@ std::shared_ptr<models::ImageClassifier> fixture_model(const std::string& arch) 
   for (const auto& p : model->named_parameters()) slots[p.key()] = p.value();
   for (const auto& b : model->named_buffers()) slots[b.key()] = b.value();
   torch::NoGradGuard no_grad;
-  for (const auto& e : index.at("state_dict")) {
-    const auto name = e.at("name").get<std::string>();
-    const auto dtype =
-        e.at("dtype").get<std::string>() == "int64" ? torch::kInt64 : torch::kFloat32;
-    slots.at(name).copy_(read_raw(dir / index.at("weights").get<std::string>(),
-                                  e.at("offset").get<uint64_t>(),
-                                  e.at("shape").get<std::vector<int64_t>>(), dtype));
+  const auto& entries = index.at("state_dict");
+  for (size_t i = 0; i < entries.size(); ++i) {
+    slots.at(entries[i].at("name").get<std::string>())
+        .copy_(testing::fixture_state_value(dir, index, i));
   }
   model->eval();
   return model;

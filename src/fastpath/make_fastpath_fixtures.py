@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Reference logits for the fast-path tests: torchvision's ResNets on small inputs.
 
-Reads the weights make_model_fixtures.py wrote (--models: <arch>.json + <arch>.weights.bin, raw
-little-endian tensors with randomised BatchNorm statistics) into torchvision's models, and
+Loads make_model_fixtures.py's weights (--models: <arch>.json, <arch>.buffers.bin and the
+generated parameters, with randomised BatchNorm statistics) into torchvision's models, and
 writes under --out, for each input size S in SIZES:
   input_<S>.bin            float32 [BATCH, 3, S, S], random normal with a fixed seed
   <arch>.logits_<S>.bin    torchvision's eval-mode float32 logits [BATCH, num_classes]
@@ -13,9 +13,13 @@ import argparse
 import json
 import os
 
-import numpy as np
+import sys
+
 import torch
 import torchvision
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models"))
+import make_model_fixtures  # noqa: E402  (the models fixtures' format: fixture_state)
 
 SIZES = [40, 56]  # small (CI time), with odd spatial sizes in the last layers (5, 3 and 7)
 BATCH = 32
@@ -26,13 +30,7 @@ def load_model(models_dir, arch):
     with open(os.path.join(models_dir, f"{arch}.json")) as f:
         index = json.load(f)
     model = getattr(torchvision.models, arch)(num_classes=index["num_classes"])
-    raw = np.memmap(os.path.join(models_dir, index["weights"]), dtype=np.uint8, mode="r")
-    state = {}
-    for e in index["state_dict"]:
-        dtype = {"float32": "<f4", "int64": "<i8"}[e["dtype"]]
-        chunk = raw[e["offset"]:e["offset"] + e["nbytes"]]
-        state[e["name"]] = torch.from_numpy(np.frombuffer(chunk, dtype=dtype).copy()).reshape(e["shape"])
-    model.load_state_dict(state, strict=True)
+    model.load_state_dict(make_model_fixtures.fixture_state(models_dir, index), strict=True)
     return model.eval(), index["num_classes"]
 
 

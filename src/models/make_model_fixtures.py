@@ -9,22 +9,32 @@ Two kinds of output under --out:
             crop_size, interpolation, mean, std}}}}
 
 --archs a,b,...: for each architecture
-  <arch>.weights.bin   every state_dict tensor as raw little-endian bytes, concatenated
-  <arch>.json          {"arch", "num_classes", "state_dict": [{name, dtype, shape, offset,
-                        nbytes}, ...] in state_dict order, "inputs": [{shape, input, logits}]}
+  <arch>.buffers.bin   every state_dict buffer as raw little-endian bytes, concatenated
+  <arch>.json          {"arch", "num_classes", "state_dict": [{name, dtype, shape[, offset,
+                        nbytes]}, ...] in state_dict order, "buffers", "buffers_nbytes",
+                        "inputs": [{shape, input, logits, logits_shape}]}
   <arch>.input<i>.bin / <arch>.logits<i>.bin   float32 input batches and torchvision's logits
 
-The weights are not written with torch.save so that these tests do not depend on ptinfer's own
-checkpoint reader. Every norm's affine parameters are drawn at random, and so is every parameter
-torchvision initialises to a constant (zero biases and heads, ConvNeXt's layer scale, ViT's
-class token): a fresh norm is an identity and a zero head gives zero logits, behind which a
-wrong forward would hide. BatchNorm's running statistics are then those of the model's own
+Parameters are not written at all (the zoo's would take 21 GB): each one is a function of its
+state-dict position and shape (generated_parameter), computed with exact integer arithmetic and
+one rounding, which the C++ tests reproduce bit for bit (models/model_test_fixtures.h). Only an
+entry with an offset is read from <arch>.buffers.bin: the BatchNorm statistics and the buffers a
+model computes itself (Swin's relative position index). The files are not written with
+torch.save so that these tests do not depend on ptinfer's own checkpoint reader.
+
+The generated parameters are not torchvision's initial values: every norm's scale and every bias
+is non-trivial (a fresh norm is an identity and a zero head gives zero logits, behind which a
+wrong forward would hide), the other tensors are uniform with Kaiming's variance 2/fan_in.
+BatchNorm's running statistics are random, then for all but the ResNets those of the model's own
 activations on random batches (calibrate), so that the logits depend on the input.
 """
 import argparse
 import json
+import math
 import os
 import sys
+
+import numpy as np
 
 import torch
 import torchvision
@@ -37,37 +47,83 @@ NUM_CLASSES = 10  # keeps the heads (and the files) small
 EXTRA_INPUT = {"resnet18": (2, 3, 96, 80), "resnet50": (2, 3, 96, 80),
                "resnext50_32x4d": (1, 3, 75, 61), "swin_t": (1, 3, 224, 100),
                "swin_v2_t": (1, 3, 100, 90)}
+MIN_INPUT_DEPENDENCE = 1e-3  # relative logit change between two inputs (see make_arch)
 SMALLEST_SIDE = 32  # inputs are max(torchvision's min_size, this) on each side
 DTYPE_NAMES = {torch.float32: "float32", torch.int64: "int64"}
 AUX_HEADS = ("aux1", "aux2", "AuxLogits")  # training-only heads, see calibrate
-NORMS = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.LayerNorm, torch.nn.GroupNorm)
 
 
 def classification_models():
     return sorted(torchvision.models.list_models(module=torchvision.models))
 
 
-def randomize(model, generator):
-    """Non-trivial norms, running statistics and formerly constant parameters."""
+# generated_parameter's hash: 32-bit arithmetic carried in int64 (no product reaches 2**63).
+MASK32 = 0xFFFFFFFF
+CHUNK = 1 << 24  # elements hashed at a time (bounds the int64 temporaries)
+
+
+def hashed_uniform(ordinal, numel):
+    """numel values k / 32768, k an integer in [-32768, 32767], hashed from (ordinal, index)."""
+    out = torch.empty(numel, dtype=torch.float32)
+    for start in range(0, numel, CHUNK):
+        x = torch.arange(start, min(start + CHUNK, numel), dtype=torch.int64)
+        x = (x + ordinal * 1000003) & MASK32
+        x = (x * 1103515245 + 12345) & MASK32
+        x = x ^ (x >> 16)
+        x = (x * 73244475) & MASK32
+        x = x ^ (x >> 16)
+        out[start:start + x.numel()] = ((x & 0xFFFF) - 32768).to(torch.float32) / 32768.0
+    return out
+
+
+def generated_parameter(ordinal, name, shape):
+    """The value of the parameter `name` at state-dict position `ordinal`: a weight of two or more
+    dimensions is uniform with variance 2 / fan_in (fan_in = numel / shape[0]); any other tensor
+    named *weight (a norm's scale) lies in [0.5, 1); the rest (biases, layer scales) in
+    [-1/16, 1/16). The scale is rounded to float32 once; every other step is exact."""
+    numel = math.prod(shape)
+    u = hashed_uniform(ordinal, numel).reshape(shape)
+    fan_in = numel // shape[0] if len(shape) >= 2 and shape[0] > 0 else 1
+    if len(shape) >= 2 and fan_in > 1:
+        return u * float(np.float32(math.sqrt(6.0 / fan_in)))
+    if name.endswith("weight"):
+        return u * 0.25 + 0.75
+    return u * 0.0625
+
+
+def set_parameters(model):
+    """Every parameter to generated_parameter of its state-dict position."""
+    params = dict(model.named_parameters())
     with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, NORMS) and getattr(m, "weight", None) is not None:
-                shape = m.weight.shape
-                # Scales near 1 keep activations of deep nets in a sane range.
-                m.weight.copy_(0.5 + 0.5 * torch.rand(shape, generator=generator))
-                m.bias.copy_(0.1 * torch.randn(shape, generator=generator))
-            if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
-                n = m.num_features
-                m.running_mean.copy_(0.1 * torch.randn(n, generator=generator))
-                m.running_var.copy_(0.5 + torch.rand(n, generator=generator))
-                m.num_batches_tracked.fill_(int(torch.randint(1, 1000, (1,), generator=generator)))
-        for name, p in model.named_parameters():
-            flat = p.reshape(-1)
-            if flat.numel() > 0 and bool((flat == flat[0]).all()):
-                if float(flat[0]) != 0.0:
-                    p.copy_(0.5 + 0.5 * torch.rand(p.shape, generator=generator))
-                else:
-                    p.copy_(0.05 * torch.randn(p.shape, generator=generator))
+        for ordinal, name in enumerate(model.state_dict().keys()):
+            if name in params:
+                p = params[name]
+                p.copy_(generated_parameter(ordinal, name, list(p.shape)))
+
+
+def randomize_batch_norms(model, generator):
+    """Random BatchNorm running statistics (calibrate replaces them for most archs)."""
+    for m in model.modules():
+        if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+            n = m.num_features
+            m.running_mean.copy_(0.1 * torch.randn(n, generator=generator))
+            m.running_var.copy_(0.5 + torch.rand(n, generator=generator))
+            m.num_batches_tracked.fill_(int(torch.randint(1, 1000, (1,), generator=generator)))
+
+
+def fixture_state(out, index):
+    """The state dict a fixture index describes: generated parameters, stored buffers."""
+    raw = np.memmap(os.path.join(out, index["buffers"]), dtype=np.uint8, mode="r")
+    state = {}
+    for ordinal, e in enumerate(index["state_dict"]):
+        if "offset" in e:
+            dtype = {"float32": "<f4", "int64": "<i8"}[e["dtype"]]
+            chunk = raw[e["offset"]:e["offset"] + e["nbytes"]]
+            state[e["name"]] = torch.from_numpy(np.frombuffer(chunk, dtype=dtype).copy()).reshape(
+                e["shape"])
+        else:
+            state[e["name"]] = generated_parameter(ordinal, e["name"], e["shape"])
+    return state
 
 
 def calibrate(model, shape, generator):
@@ -79,7 +135,7 @@ def calibrate(model, shape, generator):
     Auxiliary heads (googlenet's aux1/aux2, inception_v3's AuxLogits) run only in training and
     take no part in the eval logits; inception_v3's cannot even take the fixture's 75x75 input
     (its 5x5/3 average pool gets 3x3): they are detached while calibrating and keep their
-    randomize() statistics."""
+    random statistics."""
     aux_heads = {name: getattr(model, name) for name in AUX_HEADS
                  if getattr(model, name, None) is not None}
     for name in aux_heads:
@@ -130,38 +186,52 @@ def make_arch(out, arch):
     torch.manual_seed(1000 + seed)
     model = getattr(torchvision.models, arch)(num_classes=NUM_CLASSES)
     gen = torch.Generator().manual_seed(2000 + seed)
-    randomize(model, gen)
+    set_parameters(model)
+    with torch.no_grad():
+        randomize_batch_norms(model, gen)
     shapes = input_shapes(arch, model)
     calibrate(model, shapes[0], gen)
     model.eval()
 
     entries = []
     offset = 0
-    with open(os.path.join(out, f"{arch}.weights.bin"), "wb") as f:
+    params = dict(model.named_parameters())
+    with open(os.path.join(out, f"{arch}.buffers.bin"), "wb") as f:
         for name, t in model.state_dict().items():
             if t.dtype not in DTYPE_NAMES:
                 raise SystemExit(f"{arch}: unexpected dtype {t.dtype} for {name}")
-            little = "<f4" if t.dtype == torch.float32 else "<i8"
-            data = t.detach().contiguous().numpy().astype(little).tobytes()
-            f.write(data)
-            entries.append({"name": name, "dtype": DTYPE_NAMES[t.dtype], "shape": list(t.shape),
-                            "offset": offset, "nbytes": len(data)})
-            offset += len(data)
+            entry = {"name": name, "dtype": DTYPE_NAMES[t.dtype], "shape": list(t.shape)}
+            if name not in params:
+                little = "<f4" if t.dtype == torch.float32 else "<i8"
+                data = t.detach().contiguous().numpy().astype(little).tobytes()
+                f.write(data)
+                entry.update(offset=offset, nbytes=len(data))
+                offset += len(data)
+            entries.append(entry)
 
     inputs = []
+    inputs_logits = []
     for i, shape in enumerate(shapes):
         x = torch.randn(*shape, generator=gen)
         with torch.no_grad():
             logits = model(x)
         write_raw(os.path.join(out, f"{arch}.input{i}.bin"), x)
         write_raw(os.path.join(out, f"{arch}.logits{i}.bin"), logits)
+        inputs_logits.append(logits)
         inputs.append({"shape": list(shape), "input": f"{arch}.input{i}.bin",
                        "logits": f"{arch}.logits{i}.bin", "logits_shape": list(logits.shape)})
 
+    # The two rows of the first batch are different random images: logits that barely tell them
+    # apart would let a wrong forward pass within the tests' 1e-5 tolerance.
+    first = inputs_logits[0]
+    dependence = float((first[0] - first[1]).norm() / first.norm())
+    if dependence < MIN_INPUT_DEPENDENCE:
+        raise SystemExit(f"{arch}: logits barely depend on the input ({dependence:.2e})")
     with open(os.path.join(out, f"{arch}.json"), "w") as f:
         json.dump({"arch": arch, "num_classes": NUM_CLASSES, "state_dict": entries,
-                   "weights": f"{arch}.weights.bin", "weights_nbytes": offset, "inputs": inputs}, f)
-    print(f"{arch}: {len(entries)} tensors, {offset / 1e6:.0f} MB", flush=True)
+                   "buffers": f"{arch}.buffers.bin", "buffers_nbytes": offset, "inputs": inputs}, f)
+    print(f"{arch}: {len(entries)} tensors, {offset / 1e6:.1f} MB of buffers, input dependence {dependence:.3f}",
+          flush=True)
 
 
 def preset(weights):

@@ -1,10 +1,12 @@
 // Test-only helpers for the fixtures make_model_fixtures.py (and make_fastpath_fixtures.py)
-// write under $PTINFER_FIXTURE_DIR: JSON indexes and raw little-endian tensors. Header-only;
-// included by models_tests and fastpath_tests.
+// write under $PTINFER_FIXTURE_DIR: JSON indexes and raw little-endian tensors, and the
+// parameters the script generates instead of writing them. Header-only; included by
+// models_tests and fastpath_tests.
 #pragma once
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -48,6 +50,67 @@ inline torch::Tensor read_raw(const std::filesystem::path& path, uint64_t offset
   in.read(static_cast<char*>(t.data_ptr()), static_cast<std::streamsize>(nbytes));
   if (!in) throw std::runtime_error(path.string() + ": short read");
   return t;
+}
+
+// make_model_fixtures.py's hashed_uniform: `numel` values k / 32768 (k an integer in
+// [-32768, 32767]) hashed from (ordinal, flat index) in 32-bit arithmetic, bit for bit as the
+// script computes them (the same LibTorch ops, every step exact).
+inline torch::Tensor hashed_uniform(int64_t ordinal, int64_t numel) {
+  constexpr int64_t kMask32 = 0xFFFFFFFF;
+  constexpr int64_t kChunk = int64_t{1} << 24;
+  torch::Tensor out = torch::empty({numel}, torch::kFloat32);
+  for (int64_t start = 0; start < numel; start += kChunk) {
+    const int64_t end = std::min(start + kChunk, numel);
+    torch::Tensor x = torch::arange(start, end, torch::kInt64);
+    x = torch::bitwise_and(x + ordinal * 1000003, kMask32);
+    x = torch::bitwise_and(x * 1103515245 + 12345, kMask32);
+    x = torch::bitwise_xor(x, torch::bitwise_right_shift(x, 16));
+    x = torch::bitwise_and(x * 73244475, kMask32);
+    x = torch::bitwise_xor(x, torch::bitwise_right_shift(x, 16));
+    out.slice(0, start, end).copy_((torch::bitwise_and(x, 0xFFFF) - 32768).to(torch::kFloat32) /
+                                   32768.0);
+  }
+  return out;
+}
+
+// make_model_fixtures.py's generated_parameter: the value of the parameter `name` at state-dict
+// position `ordinal` (a weight of two or more dimensions uniform with variance 2 / fan_in, any
+// other *weight in [0.5, 1), the rest in [-1/16, 1/16)).
+inline torch::Tensor generated_parameter(int64_t ordinal, const std::string& name,
+                                         const std::vector<int64_t>& shape) {
+  int64_t numel = 1;
+  for (int64_t d : shape) numel *= d;
+  const torch::Tensor u = hashed_uniform(ordinal, numel).reshape(shape);
+  const int64_t fan_in = shape.size() >= 2 && shape[0] > 0 ? numel / shape[0] : 1;
+  if (shape.size() >= 2 && fan_in > 1) {
+    const float scale = static_cast<float>(std::sqrt(6.0 / static_cast<double>(fan_in)));
+    return u * static_cast<double>(scale);
+  }
+  const std::string suffix = "weight";
+  if (name.size() >= suffix.size() &&
+      name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    return u * 0.25 + 0.75;
+  }
+  return u * 0.0625;
+}
+
+// The value of state-dict entry `ordinal` of a make_model_fixtures.py index read from `dir`:
+// a stored buffer (the entry has an offset into index["buffers"]) or a generated parameter.
+inline torch::Tensor fixture_state_value(const std::filesystem::path& dir,
+                                         const nlohmann::json& index, size_t ordinal) {
+  const auto& e = index.at("state_dict").at(ordinal);
+  const auto shape = e.at("shape").get<std::vector<int64_t>>();
+  const std::string dtype_name = e.at("dtype").get<std::string>();
+  if (dtype_name != "float32" && dtype_name != "int64") {
+    throw std::runtime_error("unexpected fixture dtype " + dtype_name);
+  }
+  const torch::Dtype dtype = dtype_name == "int64" ? torch::kInt64 : torch::kFloat32;
+  if (e.contains("offset")) {
+    return read_raw(dir / index.at("buffers").get<std::string>(), e.at("offset").get<uint64_t>(),
+                    shape, dtype);
+  }
+  return generated_parameter(static_cast<int64_t>(ordinal), e.at("name").get<std::string>(),
+                             shape);
 }
 
 }  // namespace ptinfer::testing

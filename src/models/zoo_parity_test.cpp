@@ -1,7 +1,8 @@
 // Parity of every registry architecture with torchvision 0.14: the same state-dict keys, shapes,
 // dtypes and order, the head where the registry says, and the same eval-mode logits for the
 // same weights and input (relative L2 <= 1e-5, same top-1). The reference comes from
-// make_model_fixtures.py (raw little-endian tensors + a JSON index, no torch.save), run by ctest
+// make_model_fixtures.py (buffers as raw little-endian tensors, parameters generated on both
+// sides, a JSON index, no torch.save), run by ctest
 // as one fixture per family; CMake runs these tests as one ctest entry per family (zoo.txt).
 // Each architecture then runs under --amp O2, with its top-1 agreement with fp32 printed.
 #include <gtest/gtest.h>
@@ -27,12 +28,6 @@ using testing::read_json;
 using testing::read_raw;
 
 fs::path fixture_dir() { return testing::model_fixture_dir("models"); }
-
-torch::Dtype dtype_of(const std::string& name) {
-  if (name == "float32") return torch::kFloat32;
-  if (name == "int64") return torch::kInt64;
-  throw std::runtime_error("unexpected fixture dtype " + name);
-}
 
 struct Slot {
   std::string name;
@@ -79,8 +74,8 @@ TEST_P(Parity, StateDictAndLogitsMatchTorchvision) {
 
   const fs::path dir = fixture_dir();
   const auto& entries = index_.at("state_dict");
-  const fs::path weights = dir / index_.at("weights").get<std::string>();
-  ASSERT_EQ(fs::file_size(weights), index_.at("weights_nbytes").get<uint64_t>());
+  ASSERT_EQ(fs::file_size(dir / index_.at("buffers").get<std::string>()),
+            index_.at("buffers_nbytes").get<uint64_t>());
   ASSERT_EQ(slots.size(), entries.size()) << arch << ": state-dict sizes differ";
   bool head_found = false;
   {
@@ -91,9 +86,9 @@ TEST_P(Parity, StateDictAndLogitsMatchTorchvision) {
       ASSERT_EQ(slots[i].name, name) << arch << ": key #" << i;
       const auto shape = e.at("shape").get<std::vector<int64_t>>();
       ASSERT_EQ(slots[i].tensor.sizes().vec(), shape) << arch << ": " << name;
-      const torch::Dtype dtype = dtype_of(e.at("dtype").get<std::string>());
-      ASSERT_EQ(slots[i].tensor.scalar_type(), dtype) << arch << ": " << name;
-      slots[i].tensor.copy_(read_raw(weights, e.at("offset").get<uint64_t>(), shape, dtype));
+      const torch::Tensor value = testing::fixture_state_value(dir, index_, i);
+      ASSERT_EQ(slots[i].tensor.scalar_type(), value.scalar_type()) << arch << ": " << name;
+      slots[i].tensor.copy_(value);
       if (name == head_weight_key(arch)) {
         head_found = true;
         EXPECT_EQ(shape.at(0), num_classes()) << arch << ": " << name;
