@@ -67,6 +67,8 @@ def main():
     p.add_argument("--std", type=float, nargs=3)
     p.add_argument("--weights-transforms", action="store_true",
                    help="preprocess with get_model_weights(ARCH).DEFAULT.transforms()")
+    p.add_argument("--image-size", type=int,
+                   help="the builder's image_size (a ViT trained at another size than 224)")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--predictions")
     p.add_argument("--json")
@@ -78,7 +80,10 @@ def main():
     # The head is the state dict's last weight (fc, classifier.N, heads.head, head) in every
     # torchvision classifier: its first dimension is the number of classes.
     num_classes = [v for k, v in state.items() if k.endswith("weight")][-1].shape[0]
-    model = torchvision.models.__dict__[args.arch](num_classes=num_classes)
+    builder_args = {"num_classes": num_classes}
+    if args.image_size is not None:
+        builder_args["image_size"] = args.image_size
+    model = torchvision.models.__dict__[args.arch](**builder_args)
     model.load_state_dict(state)
     model.eval()
 

@@ -1,5 +1,7 @@
 #include "app/predict.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -65,7 +67,16 @@ std::vector<Prediction> run_predict(const PredictOptions& options, std::ostream&
     }
   }
 
-  const data::PreprocessOptions preprocess = options.preprocess;
+  // The crop follows an input size the weights fix (a ViT trained at 384).
+  const PreprocessingOverrides& given = options.preprocessing.overrides;
+  const data::PreprocessOptions preprocess = data::fit_input_size(
+      options.preprocess, engine.info().input_size, given.crop_size.has_value(),
+      given.resize_size.has_value(), engine.info().weights);
+  if (preprocess.crop_size != options.preprocess.crop_size) {
+    spdlog::info("predict: {} fixes the input size to {}x{}: running {}", engine.info().weights,
+                 preprocess.crop_size, preprocess.crop_size,
+                 describe_preprocessing(preprocess, false));
+  }
   data::BatchLoaderOptions loader_options;
   loader_options.batch_size = std::max(1, options.batch_size);
   loader_options.workers = std::max(1, options.workers);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "app/preprocessing.h"
 #include "data/preprocess.h"
 #include "engine/engine.h"
 
@@ -13,7 +14,8 @@ namespace ptinfer::app {
 
 struct PredictOptions {
   engine::EngineOptions engine;
-  data::PreprocessOptions preprocess;
+  PreprocessingChoice preprocessing;  // where `preprocess` came from (its explicit fields)
+  data::PreprocessOptions preprocess;  // resolved; its crop follows an input size the weights fix
   std::vector<std::string> inputs;  // image files and folders (searched recursively, sorted)
   int topk = 5;
   int batch_size = 32;
@@ -31,7 +33,8 @@ struct Prediction {
 
 // Prints, per image, its path and "  score  label (index)" lines to `out`; returns the
 // predictions. Throws Error for a missing input, a bad image (naming it), a labels file whose
-// length differs from the model's classes.
+// length differs from the model's classes, an explicit crop size other than the input size the
+// weights fix (fit_input_size).
 std::vector<Prediction> run_predict(const PredictOptions& options, std::ostream& out);
 
 }  // namespace ptinfer::app

@@ -16,6 +16,7 @@
 #include "data/image_folder.h"
 #include "metrics/meters.h"
 #include "metrics/topk.h"
+#include "models/registry.h"
 
 namespace ptinfer::app {
 namespace {
@@ -56,9 +57,10 @@ nlohmann::json preprocessing_json(const ValidateOptions& o) {
           {"preset", preset}};
 }
 
+// `ran`: the preprocessing that ran (o.preprocess, fitted to an input size the weights fix).
 nlohmann::json summary_json(const ValidateOptions& o, const ValidateResult& r,
-                            const engine::ModelInfo& info, const std::string& root,
-                            size_t num_classes_in_folder) {
+                            const engine::ModelInfo& info, const data::PreprocessOptions& ran,
+                            const std::string& root, size_t num_classes_in_folder) {
   nlohmann::json j;
   j["summary"] = {{"images", r.images},
                   {"correct1", r.correct1},
@@ -85,11 +87,13 @@ nlohmann::json summary_json(const ValidateOptions& o, const ValidateResult& r,
                  {"workers", o.workers},
                  {"task_queue", o.task_queue},
                  {"preprocessing", preprocessing_json(o)},
-                 {"resize_size", o.preprocess.resize_size},
-                 {"crop_size", o.preprocess.crop_size},
-                 {"interpolation", data::interpolation_name(o.preprocess.interpolation)},
-                 {"mean", o.preprocess.mean},
-                 {"std", o.preprocess.std},
+                 {"input_size_from_weights", info.input_size > 0 ? nlohmann::json(info.input_size)
+                                                                 : nlohmann::json(nullptr)},
+                 {"resize_size", ran.resize_size},
+                 {"crop_size", ran.crop_size},
+                 {"interpolation", data::interpolation_name(ran.interpolation)},
+                 {"mean", ran.mean},
+                 {"std", ran.std},
                  {"shuffle", o.shuffle},
                  {"seed", o.seed},
                  {"skip_bad_images", o.skip_bad_images},
@@ -119,9 +123,39 @@ ValidateResult run_validate(const ValidateOptions& options, std::ostream& out) {
   out << "=> " << index.samples.size() << " images in " << index.classes.size()
       << " classes under '" << root << "'" << std::endl;
 
+  auto build_engine = [&options, &out] {
+    out << "use  " << options.engine.device << std::endl;
+    out << "=> creating model '" << options.engine.arch << "'" << std::endl;
+    if (!options.engine.checkpoint.empty()) {
+      out << "=> loading checkpoint '" << options.engine.checkpoint << "'" << std::endl;
+    }
+    auto engine = std::make_unique<engine::Engine>(options.engine);
+    if (!options.engine.checkpoint.empty()) {
+      const auto& epoch = engine->info().epoch;
+      out << "=> loaded checkpoint '" << options.engine.checkpoint << "' (epoch "
+          << (epoch ? std::to_string(*epoch) : std::string("unknown")) << ")" << std::endl;
+    }
+    return engine;
+  };
+  // Where the weights can fix the input size (a ViT's positional embedding), the model is built
+  // first and the crop follows it; otherwise the loader starts first.
+  std::unique_ptr<engine::Engine> engine;
+  data::PreprocessOptions preprocess = options.preprocess;
+  if (models::weights_fix_input_size(options.engine.arch)) {
+    engine = build_engine();
+    const PreprocessingOverrides& given = options.preprocessing.overrides;
+    preprocess = data::fit_input_size(preprocess, engine->info().input_size,
+                                      given.crop_size.has_value(), given.resize_size.has_value(),
+                                      engine->info().weights);
+    if (preprocess.crop_size != options.preprocess.crop_size) {
+      out << "=> " << engine->info().weights << " fixes the input size to "
+          << preprocess.crop_size << "x" << preprocess.crop_size << ": running "
+          << describe_preprocessing(preprocess, false) << std::endl;
+    }
+  }
+
   // The loader next: a worker decodes the first batch while the checkpoint loads and the model
   // is built (time to first prediction).
-  const data::PreprocessOptions preprocess = options.preprocess;
   const size_t sample_floats = data::preprocessed_size(preprocess);
   data::BatchLoaderOptions loader_options;
   loader_options.batch_size = options.batch_size;
@@ -149,17 +183,8 @@ ValidateResult run_validate(const ValidateOptions& options, std::ostream& out) {
     spdlog::info("validate: note: {}", note);
   }
 
-  out << "use  " << options.engine.device << std::endl;
-  out << "=> creating model '" << options.engine.arch << "'" << std::endl;
-  if (!options.engine.checkpoint.empty()) {
-    out << "=> loading checkpoint '" << options.engine.checkpoint << "'" << std::endl;
-  }
-  engine::Engine engine(options.engine);
-  const engine::ModelInfo& info = engine.info();
-  if (!options.engine.checkpoint.empty()) {
-    out << "=> loaded checkpoint '" << options.engine.checkpoint << "' (epoch "
-        << (info.epoch ? std::to_string(*info.epoch) : std::string("unknown")) << ")" << std::endl;
-  }
+  if (!engine) engine = build_engine();
+  const engine::ModelInfo& info = engine->info();
   if (static_cast<int64_t>(index.classes.size()) > info.num_classes) {
     throw Error(ErrorKind::kInvalidArgument,
                 "--data '" + root + "' has " + std::to_string(index.classes.size()) +
@@ -190,7 +215,7 @@ ValidateResult run_validate(const ValidateOptions& options, std::ostream& out) {
     if (batch->size() > 0) {
       torch::Tensor input =
           torch::from_blob(batch->data.data(), {batch->size(), 3, crop, crop}, torch::kFloat32);
-      torch::Tensor logits = engine.run(input);
+      torch::Tensor logits = engine->run(input);
       if (result.seconds_to_first_prediction == 0) {
         result.seconds_to_first_prediction = seconds_since_process_start();
       }
@@ -245,7 +270,7 @@ ValidateResult run_validate(const ValidateOptions& options, std::ostream& out) {
 
   if (!options.json_path.empty()) {
     std::ofstream json(options.json_path);
-    json << summary_json(options, result, info, root, index.classes.size()).dump(2) << "\n";
+    json << summary_json(options, result, info, preprocess, root, index.classes.size()).dump(2) << "\n";
     if (!json) {
       throw Error(ErrorKind::kInvalidArgument, "--json: cannot write '" + options.json_path + "'");
     }

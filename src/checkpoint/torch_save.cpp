@@ -168,6 +168,13 @@ class PickleWriter {
           items(v.items);
           op('u');
         }
+        if (!v.attributes.empty()) {  // {name: value, ...} BUILD: the instance's __dict__
+          op('}');
+          op('(');
+          items(v.attributes);
+          op('u');
+          op('b');
+        }
         break;
     }
   }
@@ -239,6 +246,15 @@ PyValue& PyValue::set(PyValue key, PyValue value) {
   }
   items.push_back(std::move(key));
   items.push_back(std::move(value));
+  return *this;
+}
+
+PyValue& PyValue::set_attribute(const std::string& name, PyValue value) {
+  if (kind != Kind::kOrderedDict) {
+    throw Error(ErrorKind::kInternal, "PyValue::set_attribute on a value that is not an OrderedDict");
+  }
+  attributes.push_back(str(name));
+  attributes.push_back(std::move(value));
   return *this;
 }
 

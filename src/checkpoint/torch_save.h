@@ -29,6 +29,9 @@ struct PyValue {
   std::string s;
   torch::Tensor tensor;
   std::vector<PyValue> items;
+  // An OrderedDict's instance attributes, key, value, ... (a state dict's "_metadata"): pickled
+  // as the object's state (BUILD), as Python pickles an OrderedDict with a __dict__.
+  std::vector<PyValue> attributes;
 
   static PyValue none() { return {}; }
   static PyValue boolean(bool v);
@@ -45,6 +48,8 @@ struct PyValue {
 
   // Appends key -> value to a dict/OrderedDict (no duplicate check); returns *this.
   PyValue& set(PyValue key, PyValue value);
+  // Sets the OrderedDict's attribute `name` (no duplicate check); returns *this.
+  PyValue& set_attribute(const std::string& name, PyValue value);
   PyValue& set(const std::string& key, PyValue value) { return set(str(key), std::move(value)); }
 };
 

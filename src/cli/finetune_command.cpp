@@ -127,6 +127,9 @@ CommandRunner add_finetune_command(CLI::App& app) {
     o.data = flags->data;
     o.model = engine_options(flags->common, config);
     o.preprocess = preprocess_options(flags->common);
+    const app::PreprocessingOverrides given = preprocessing_choice(flags->common).overrides;
+    o.crop_size_given = given.crop_size.has_value();
+    o.resize_size_given = given.resize_size.has_value();
     o.model.input_size = o.preprocess.crop_size;
     if (flags->augment == "flip") {
       o.augment_flip = true;

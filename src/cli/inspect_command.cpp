@@ -26,23 +26,32 @@ struct InspectFlags {
   bool no_match = false;  // --no-match: skip building candidate models
 };
 
-// The registered architecture whose freshly built model has exactly the state dict's keys and
-// shapes (built with the head's number of classes), or "" when none does. `want`: the state
-// dict's name -> shape. Registered
-// architectures differ in keys or shapes, so at most one matches; the checkpoint's own `arch`
-// is tried first because building a model costs its zero-filled parameters. Nothing is cached.
+// The registered architecture whose model has exactly the state dict's keys and shapes (built
+// with the head's number of classes), or "" when none does. `want`: the state dict's name ->
+// shape. Registered architectures differ in keys or shapes, so at most one matches. Only the
+// architectures whose head weight (registry head_weight_key) the state dict holds, with
+// num_classes rows, are built (the ResNets, RegNets, ShuffleNets, GoogLeNet and Inception
+// share fc.weight: 31 candidates at most, one for most heads), the checkpoint's own `arch`
+// first, each with uninitialised parameters (Init::kSkip: nothing is drawn or written).
 using Shapes = std::map<std::string, std::vector<int64_t>>;
 
 std::string matching_architecture(const Shapes& want, int64_t num_classes,
                                   const std::optional<std::string>& hint) {
-  std::vector<std::string> order = models::model_names();
+  std::vector<std::string> order;
+  for (const std::string& arch : models::model_names()) {
+    auto head = want.find(models::head_weight_key(arch));
+    if (head != want.end() && !head->second.empty() && head->second[0] == num_classes) {
+      order.push_back(arch);
+    }
+  }
   if (hint) {
     auto it = std::find(order.begin(), order.end(), *hint);
     if (it != order.end()) std::rotate(order.begin(), it, it + 1);
   }
   for (const std::string& arch : order) {
     auto model = models::create_model(arch, num_classes, models::Init::kSkip);
-    std::map<std::string, std::vector<int64_t>> have;
+    if (model->named_parameters().size() + model->named_buffers().size() != want.size()) continue;
+    Shapes have;
     for (const auto& p : model->named_parameters()) have[p.key()] = p.value().sizes().vec();
     for (const auto& b : model->named_buffers()) have[b.key()] = b.value().sizes().vec();
     if (have == want) return arch;

@@ -44,6 +44,7 @@ CommandRunner add_predict_command(CLI::App& app) {
     if (report_unknown_args(*cmd)) return 2;
     app::PredictOptions o;
     o.engine = engine_options(flags->common, config);
+    o.preprocessing = preprocessing_choice(flags->common);
     o.preprocess = preprocess_options(flags->common);
     o.engine.input_size = o.preprocess.crop_size;
     o.inputs = flags->inputs;

@@ -6,6 +6,7 @@
 // element-wise in exactly this order; the table only avoids recomputing it per pixel.
 #include "data/preprocess.h"
 
+#include <cmath>
 #include <string>
 
 #include "common/error.h"
@@ -32,6 +33,25 @@ void check_options(const PreprocessOptions& options) {
 }
 
 }  // namespace
+
+PreprocessOptions fit_input_size(const PreprocessOptions& options, int64_t input_size,
+                                 bool crop_given, bool resize_given, const std::string& weights) {
+  if (input_size <= 0 || input_size == options.crop_size) return options;
+  const std::string size = std::to_string(input_size);
+  if (crop_given) {
+    throw Error(ErrorKind::kInvalidArgument,
+                "crop size " + std::to_string(options.crop_size) + " does not fit " + weights +
+                    ": its weights fix the input size to " + size + "x" + size +
+                    " (give crop size " + size + ", or leave it out and it follows the weights)");
+  }
+  PreprocessOptions p = options;
+  if (!resize_given && p.resize_size > 0) {
+    p.resize_size = static_cast<int>(
+        std::lround(static_cast<double>(input_size) * p.resize_size / options.crop_size));
+  }
+  p.crop_size = static_cast<int>(input_size);
+  return p;
+}
 
 size_t preprocessed_size(const PreprocessOptions& options) {
   const size_t crop = options.crop_size > 0 ? static_cast<size_t>(options.crop_size) : 0;

@@ -21,6 +21,16 @@ struct PreprocessOptions {
   std::array<float, 3> std = {0.229f, 0.224f, 0.225f};   // Normalize std, per channel (> 0)
 };
 
+// `options` fitted to the input size `input_size` that a model's weights fix (a ViT's positional
+// embedding, engine::ModelInfo::input_size; 0 when they fix none, which returns `options`
+// unchanged). The crop becomes input_size and, unless `resize_given` (the resize was given
+// explicitly), the resize keeps the resize:crop ratio, round(input_size * resize / crop): the
+// guide's 256:224 gives 439 for 384, a preset whose resize equals its crop keeps them equal, no
+// resize stays none. Throws Error(kInvalidArgument) naming `weights` when `crop_given` (the crop
+// size was given explicitly) and it differs from input_size.
+PreprocessOptions fit_input_size(const PreprocessOptions& options, int64_t input_size,
+                                 bool crop_given, bool resize_given, const std::string& weights);
+
 // Number of floats preprocess_image writes: 3 * crop_size * crop_size.
 size_t preprocessed_size(const PreprocessOptions& options);
 

@@ -70,6 +70,38 @@ TEST(Preprocess, SizeAndInvalidOptions) {
   EXPECT_THROW(preprocess_image(image, options, out.data()), Error);
 }
 
+TEST(Preprocess, FitInputSizeFollowsTheWeightsUnlessGiven) {
+  const PreprocessOptions guide;  // resize 256, crop 224
+  // Nothing fixed, or fixed to the crop already: unchanged.
+  EXPECT_EQ(fit_input_size(guide, 0, false, false, "w.pth").crop_size, 224);
+  EXPECT_EQ(fit_input_size(guide, 224, true, true, "w.pth").resize_size, 256);
+  // The crop follows; the resize keeps 256:224 (round(384 * 256 / 224) = round(438.86)).
+  PreprocessOptions p = fit_input_size(guide, 384, false, false, "w.pth");
+  EXPECT_EQ(p.crop_size, 384);
+  EXPECT_EQ(p.resize_size, 439);
+  EXPECT_EQ(p.interpolation, guide.interpolation);
+  EXPECT_EQ(fit_input_size(guide, 518, false, false, "w.pth").resize_size, 592);
+  // An explicit resize stays; no resize stays none; a preset with resize == crop stays equal.
+  EXPECT_EQ(fit_input_size(guide, 384, false, true, "w.pth").resize_size, 256);
+  PreprocessOptions none = guide;
+  none.resize_size = 0;
+  EXPECT_EQ(fit_input_size(none, 384, false, false, "w.pth").resize_size, 0);
+  PreprocessOptions square = guide;
+  square.resize_size = 224;
+  EXPECT_EQ(fit_input_size(square, 384, false, false, "w.pth").resize_size, 384);
+  // An explicit crop of another size is refused, naming the weights and the size they fix.
+  try {
+    fit_input_size(guide, 384, true, false, "vit384.pth");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("crop size 224 does not fit vit384.pth"),
+              std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("384x384"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Preprocess, FileErrorsNameThePath) {
   std::vector<float> out(3 * 224 * 224);
   const std::string path = image_fixture_dir() + "/truncated_half.jpg";

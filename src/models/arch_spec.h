@@ -44,6 +44,12 @@ struct ArchSpec {
   // Parameters torchvision's builder drops once it has loaded the DEFAULT weights, so that its
   // declared num_params leaves them out (googlenet's never-run auxiliary heads, kept here).
   std::vector<std::string> uncounted_prefixes;
+  // The _version torchvision's module at `path` (a named_modules() name, "" for the root) has,
+  // for the state dict's _metadata, where it is not PyTorch's default: MNASNet's root (2;
+  // torchvision refuses a state dict without it), ViT's MLPBlock and DenseNet's _DenseBlock
+  // (2). Return 0 for "the default"; empty: every module has the default. BatchNorm's 2 holds
+  // for every family (models::module_version).
+  std::function<int64_t(const std::string&)> module_version;
 };
 
 }  // namespace ptinfer::models

@@ -144,6 +144,14 @@ std::vector<ArchSpec> densenet_archs() {
     ArchSpec spec;
     spec.name = name;
     spec.family = "densenet";
+    // _DenseBlock._version: features.denseblockN.
+    spec.module_version = [](const std::string& path) -> int64_t {
+      return path.rfind("features.denseblock", 0) == 0 &&
+                     path.find('.', std::string("features.denseblock").size()) ==
+                         std::string::npos
+                 ? 2
+                 : 0;
+    };
     spec.factory = [=](const ModelConfig& c) {
       return densenet(growth_rate, blocks, init_features, c.num_classes, c.init);
     };

@@ -17,7 +17,8 @@ Two kinds of output under --out:
 
 Parameters are not written at all (the zoo's would take 21 GB): each one is a function of its
 state-dict position and shape (generated_parameter), computed with exact integer arithmetic and
-one rounding, which the C++ tests reproduce bit for bit (models/model_test_fixtures.h). Only an
+one rounding, which the C++ tests reproduce bit for bit (models/model_test_fixtures.h); the
+models are built with torch.nn.init's functions skipped, since every parameter is set next. Only an
 entry with an offset is read from <arch>.buffers.bin: the BatchNorm statistics and the buffers a
 model computes itself (Swin's relative position index). The files are not written with
 torch.save so that these tests do not depend on ptinfer's own checkpoint reader.
@@ -29,6 +30,7 @@ BatchNorm's running statistics are random, then for all but the ResNets those of
 activations on random batches (calibrate), so that the logits depend on the input.
 """
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -59,21 +61,43 @@ def classification_models():
 
 # generated_parameter's hash: 32-bit arithmetic carried in int64 (no product reaches 2**63).
 MASK32 = 0xFFFFFFFF
-CHUNK = 1 << 24  # elements hashed at a time (bounds the int64 temporaries)
+# Values repeat with this prime period: hashing is ~100 ns a value here, and the zoo has 5.2e9
+# parameters; a prime keeps rows of any width from repeating one another.
+PERIOD = 1000003
 
 
 def hashed_uniform(ordinal, numel):
-    """numel values k / 32768, k an integer in [-32768, 32767], hashed from (ordinal, index)."""
+    """numel values k / 32768, k an integer in [-32768, 32767]: value i is the hash of
+    (ordinal, i mod PERIOD)."""
+    x = torch.arange(min(numel, PERIOD), dtype=torch.int64)
+    x = (x + ordinal * 1000003) & MASK32
+    x = (x * 1103515245 + 12345) & MASK32
+    x = x ^ (x >> 16)
+    x = (x * 73244475) & MASK32
+    x = x ^ (x >> 16)
+    table = ((x & 0xFFFF) - 32768).to(torch.float32) / 32768.0
+    if numel <= PERIOD:
+        return table
     out = torch.empty(numel, dtype=torch.float32)
-    for start in range(0, numel, CHUNK):
-        x = torch.arange(start, min(start + CHUNK, numel), dtype=torch.int64)
-        x = (x + ordinal * 1000003) & MASK32
-        x = (x * 1103515245 + 12345) & MASK32
-        x = x ^ (x >> 16)
-        x = (x * 73244475) & MASK32
-        x = x ^ (x >> 16)
-        out[start:start + x.numel()] = ((x & 0xFFFF) - 32768).to(torch.float32) / 32768.0
+    for start in range(0, numel, PERIOD):
+        n = min(PERIOD, numel - start)
+        out[start:start + n] = table[:n]
     return out
+
+
+@contextlib.contextmanager
+def skipped_initialisation():
+    """torch.nn.init's functions as no-ops while a model is built: set_parameters overwrites
+    every parameter next, and drawing the giants' weights takes seconds each."""
+    names = [n for n in dir(torch.nn.init) if n.endswith("_") and not n.startswith("_")]
+    saved = {n: getattr(torch.nn.init, n) for n in names}
+    try:
+        for n in names:
+            setattr(torch.nn.init, n, lambda tensor, *args, **kwargs: tensor)
+        yield
+    finally:
+        for n, f in saved.items():
+            setattr(torch.nn.init, n, f)
 
 
 def generated_parameter(ordinal, name, shape):
@@ -184,7 +208,8 @@ def input_shapes(arch, model):
 def make_arch(out, arch):
     seed = sum(ord(c) for c in arch)
     torch.manual_seed(1000 + seed)
-    model = getattr(torchvision.models, arch)(num_classes=NUM_CLASSES)
+    with skipped_initialisation():
+        model = getattr(torchvision.models, arch)(num_classes=NUM_CLASSES)
     gen = torch.Generator().manual_seed(2000 + seed)
     set_parameters(model)
     with torch.no_grad():

@@ -165,6 +165,8 @@ std::vector<ArchSpec> mnasnet_archs() {
     spec.factory = [alpha](const ModelConfig& c) { return mnasnet(alpha, c.num_classes, c.init); };
     spec.pretrained_file = file;
     spec.head_weight_key = "classifier.1.weight";
+    // MNASNet._version (torchvision loads a version-1 state dict with a fixed-size stem).
+    spec.module_version = [](const std::string& path) -> int64_t { return path.empty() ? 2 : 0; };
     spec.preset.resize_size = resize;
     return spec;
   };

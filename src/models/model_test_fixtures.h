@@ -53,22 +53,24 @@ inline torch::Tensor read_raw(const std::filesystem::path& path, uint64_t offset
 }
 
 // make_model_fixtures.py's hashed_uniform: `numel` values k / 32768 (k an integer in
-// [-32768, 32767]) hashed from (ordinal, flat index) in 32-bit arithmetic, bit for bit as the
-// script computes them (the same LibTorch ops, every step exact).
+// [-32768, 32767]), value i the hash of (ordinal, i mod 1000003) in 32-bit arithmetic, bit for
+// bit as the script computes them (the same LibTorch ops, every step exact).
 inline torch::Tensor hashed_uniform(int64_t ordinal, int64_t numel) {
   constexpr int64_t kMask32 = 0xFFFFFFFF;
-  constexpr int64_t kChunk = int64_t{1} << 24;
+  constexpr int64_t kPeriod = 1000003;  // prime: rows of any width do not repeat one another
+  torch::Tensor x = torch::arange(std::min(numel, kPeriod), torch::kInt64);
+  x = torch::bitwise_and(x + ordinal * 1000003, kMask32);
+  x = torch::bitwise_and(x * 1103515245 + 12345, kMask32);
+  x = torch::bitwise_xor(x, torch::bitwise_right_shift(x, 16));
+  x = torch::bitwise_and(x * 73244475, kMask32);
+  x = torch::bitwise_xor(x, torch::bitwise_right_shift(x, 16));
+  const torch::Tensor table =
+      (torch::bitwise_and(x, 0xFFFF) - 32768).to(torch::kFloat32) / 32768.0;
+  if (numel <= kPeriod) return table;
   torch::Tensor out = torch::empty({numel}, torch::kFloat32);
-  for (int64_t start = 0; start < numel; start += kChunk) {
-    const int64_t end = std::min(start + kChunk, numel);
-    torch::Tensor x = torch::arange(start, end, torch::kInt64);
-    x = torch::bitwise_and(x + ordinal * 1000003, kMask32);
-    x = torch::bitwise_and(x * 1103515245 + 12345, kMask32);
-    x = torch::bitwise_xor(x, torch::bitwise_right_shift(x, 16));
-    x = torch::bitwise_and(x * 73244475, kMask32);
-    x = torch::bitwise_xor(x, torch::bitwise_right_shift(x, 16));
-    out.slice(0, start, end).copy_((torch::bitwise_and(x, 0xFFFF) - 32768).to(torch::kFloat32) /
-                                   32768.0);
+  for (int64_t start = 0; start < numel; start += kPeriod) {
+    const int64_t n = std::min(kPeriod, numel - start);
+    out.slice(0, start, start + n).copy_(table.slice(0, 0, n));
   }
   return out;
 }

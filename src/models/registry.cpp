@@ -56,6 +56,24 @@ const ArchSpec& arch_spec(const std::string& arch) {
   return it->second;
 }
 
+int64_t module_version(const std::string& arch, const std::string& path,
+                       const torch::nn::Module& module) {
+  const ArchSpec& spec = arch_spec(arch);
+  if (spec.module_version) {
+    if (const int64_t v = spec.module_version(path); v != 0) return v;
+  }
+  const bool batch_norm = dynamic_cast<const torch::nn::BatchNorm1dImpl*>(&module) != nullptr ||
+                          dynamic_cast<const torch::nn::BatchNorm2dImpl*>(&module) != nullptr ||
+                          dynamic_cast<const torch::nn::BatchNorm3dImpl*>(&module) != nullptr;
+  return batch_norm ? 2 : 1;
+}
+
+bool weights_fix_input_size(const std::string& arch) {
+  const auto& t = table();
+  auto it = t.find(arch);
+  return it != t.end() && static_cast<bool>(it->second.image_size_of);
+}
+
 std::shared_ptr<ImageClassifier> create_model(const std::string& arch, const ModelConfig& config) {
   const ArchSpec& spec = arch_spec(arch);
   if (config.num_classes < 1) {

@@ -21,6 +21,17 @@ std::vector<std::string> family_archs(const std::string& family);
 // The row of `arch`. Throws Error(kNotFound) listing the known names when `arch` is unknown.
 const ArchSpec& arch_spec(const std::string& arch);
 
+// Whether weights of `arch` can fix the input size it runs at (ArchSpec::image_size_of: a ViT's
+// positional embedding); false for an unknown name.
+bool weights_fix_input_size(const std::string& arch);
+
+// The _version PyTorch's state_dict() records in its _metadata for the module at `path` (a
+// named_modules() name, "" for the root) of a model of `arch`: the family's own
+// (ArchSpec::module_version) where it has one, 2 for BatchNorm (torch.nn's _NormBase), else 1.
+// Throws like arch_spec.
+int64_t module_version(const std::string& arch, const std::string& path,
+                       const torch::nn::Module& module);
+
 // A freshly initialised model of architecture `arch`, as torchvision.models.<arch>(num_classes=
 // config.num_classes) (classifier.h for the other fields). Throws like arch_spec for unknown
 // names, Error(kInvalidArgument) when num_classes < 1.

@@ -196,6 +196,13 @@ std::vector<ArchSpec> vit_archs() {
     spec.preset = preset;
     spec.current_key = vit_current_key;  // MLPBlock's version-1 keys (mlp.linear_1, mlp.linear_2)
     spec.image_size_of = vit_image_size_of;
+    // MLPBlock._version: encoder.layers.encoder_layer_N.mlp.
+    spec.module_version = [](const std::string& path) -> int64_t {
+      const std::string suffix = ".mlp";
+      const bool mlp = path.rfind("encoder.layers.", 0) == 0 && path.size() > suffix.size() &&
+                       path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
+      return mlp ? 2 : 0;
+    };
     return spec;
   };
   auto preset = [](int64_t resize, int64_t crop, const char* interpolation) {

@@ -201,6 +201,13 @@ class Server {
     eo.device = options_.device;
     eo.amp = spec.amp;
     m.engine = std::make_unique<engine::Engine>(eo);
+    // The crop follows an input size the weights fix (a ViT trained at 384): requests are
+    // preprocessed with m.spec.preprocess from here on.
+    const app::PreprocessingOverrides& given = spec.preprocessing.overrides;
+    m.spec.preprocess = data::fit_input_size(spec.preprocess, m.engine->info().input_size,
+                                             given.crop_size.has_value(),
+                                             given.resize_size.has_value(),
+                                             m.engine->info().weights);
     const int64_t classes = m.engine->info().num_classes;
     if (!spec.labels.empty()) {
       if (static_cast<int64_t>(labels.size()) != classes) {

@@ -3,6 +3,8 @@
 #include <sstream>
 #include <type_traits>
 
+#include "models/registry.h"
+
 namespace ptinfer::train {
 
 using checkpoint::PyValue;
@@ -34,6 +36,16 @@ checkpoint::StateDict model_state_dict(
     t = t.detach().to(torch::kCPU);
     if (t.is_floating_point()) t = t.to(torch::kFloat);
     t = t.clone();
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, int64_t>> module_versions(const torch::nn::Module& model,
+                                                             const std::string& arch) {
+  std::vector<std::pair<std::string, int64_t>> out;
+  out.emplace_back("", models::module_version(arch, "", model));
+  for (const auto& sub : model.named_modules(/*name_prefix=*/"", /*include_self=*/false)) {
+    out.emplace_back(sub.key(), models::module_version(arch, sub.key(), *sub.value()));
   }
   return out;
 }
@@ -84,6 +96,13 @@ PyValue sgd_state_dict(torch::optim::SGD& optimizer) {
 PyValue guide_checkpoint(const GuideCheckpoint& c) {
   PyValue sd = PyValue::ordered_dict();
   for (const auto& [name, t] : c.state_dict) sd.set(name, PyValue::from_tensor(t));
+  if (!c.module_versions.empty()) {
+    PyValue metadata = PyValue::ordered_dict();
+    for (const auto& [path, version] : c.module_versions) {
+      metadata.set(path, PyValue::dict().set("version", PyValue::integer(version)));
+    }
+    sd.set_attribute("_metadata", std::move(metadata));
+  }
   PyValue root = PyValue::dict();
   root.set("epoch", PyValue::integer(c.epoch))
       .set("arch", PyValue::str(c.arch))

@@ -25,6 +25,12 @@ checkpoint::StateDict model_state_dict(
     torch::nn::Module& model,
     const std::vector<std::pair<torch::Tensor, torch::Tensor>>& overrides = {});
 
+// What PyTorch's state_dict() records in its _metadata for `model` of architecture `arch`: the
+// root ("") and every submodule by name, in named_modules() order, with its _version
+// (models::module_version). torchvision's MNASNet refuses a state dict without its version.
+std::vector<std::pair<std::string, int64_t>> module_versions(const torch::nn::Module& model,
+                                                             const std::string& arch);
+
 // torch.optim.SGD(...).state_dict() for `optimizer`, whose groups were built from parameters
 // numbered 0.. across groups in order (PyTorch's numbering): 'state' maps a number to
 // {'momentum_buffer': tensor} for every parameter that has one, 'param_groups' lists each
@@ -36,6 +42,9 @@ struct GuideCheckpoint {
   int64_t epoch = 0;
   std::string arch;
   checkpoint::StateDict state_dict;
+  // state_dict._metadata: every module's name ("" for the root) and _version, as
+  // module_versions gives them; empty: no _metadata.
+  std::vector<std::pair<std::string, int64_t>> module_versions;
   double best_acc1 = 0;
   checkpoint::PyValue optimizer;  // None: the key is left out
 };

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
+#include <string>
 
 #include "amp/model_policy.h"
 #include "checkpoint/checkpoint.h"
@@ -77,6 +79,7 @@ TEST(TrainCheckpointTest, SgdStateAndGuideDictReadBack) {
   c.epoch = 4;
   c.arch = "resnet18";
   c.state_dict = model_state_dict(*model);
+  c.module_versions = module_versions(*model, "resnet18");
   c.best_acc1 = 55.5;
   c.optimizer = state;
   ScopedTempDir scratch("ptinfer_train_ckpt_");
@@ -93,6 +96,30 @@ TEST(TrainCheckpointTest, SgdStateAndGuideDictReadBack) {
     EXPECT_EQ(back.state_dict[k].first, c.state_dict[k].first);
     EXPECT_TRUE(torch::equal(back.state_dict[k].second, c.state_dict[k].second));
   }
+}
+
+// The versions torchvision's modules declare (_version) where they are not 1, by module name.
+TEST(TrainCheckpointTest, ModuleVersionsAsTorchvisionRecordsThem) {
+  auto versions_of = [](const std::string& arch) {
+    auto model = models::create_model(arch, 3, models::Init::kSkip);
+    std::map<std::string, int64_t> out;
+    for (const auto& [path, version] : module_versions(*model, arch)) out[path] = version;
+    return out;
+  };
+  auto resnet = versions_of("resnet18");
+  EXPECT_EQ(resnet.at(""), 1);
+  EXPECT_EQ(resnet.at("bn1"), 2);  // BatchNorm
+  EXPECT_EQ(resnet.at("conv1"), 1);
+  EXPECT_EQ(resnet.at("layer1.0.bn2"), 2);
+  auto mnasnet = versions_of("mnasnet0_5");
+  EXPECT_EQ(mnasnet.at(""), 2);  // MNASNet._version
+  auto vit = versions_of("vit_b_16");
+  EXPECT_EQ(vit.at("encoder.layers.encoder_layer_0.mlp"), 2);  // MLPBlock._version
+  EXPECT_EQ(vit.at("encoder.layers.encoder_layer_0.ln_1"), 1);
+  EXPECT_EQ(vit.at(""), 1);
+  auto densenet = versions_of("densenet121");
+  EXPECT_EQ(densenet.at("features.denseblock1"), 2);  // _DenseBlock._version
+  EXPECT_EQ(densenet.at("features.denseblock1.denselayer1"), 1);
 }
 
 }  // namespace

@@ -76,6 +76,7 @@ struct LoadedModel {
   int64_t start_epoch = 0;
   double best_acc1 = 0;
   std::string weights = "random init";
+  int64_t input_size = 0;  // the input size the weights fix (a ViT's positional embedding), or 0
 };
 
 LoadedModel load_model(const FinetuneOptions& o, int64_t folder_classes, std::ostream& out) {
@@ -118,6 +119,11 @@ LoadedModel load_model(const FinetuneOptions& o, int64_t folder_classes, std::os
   models::ModelConfig config;
   config.num_classes = num_classes;
   config.pretrained = m.pretrained;  // torchvision's builder with weights=DEFAULT
+  // A checkpoint whose shapes fix the input size (a ViT trained at 384) builds the model for it.
+  if (const auto& size_of = models::arch_spec(m.arch).image_size_of; size_of && source) {
+    config.image_size = size_of(source->state_dict);
+    loaded.input_size = config.image_size;
+  }
   loaded.model = models::create_model(m.arch, config);
   if (source) {
     checkpoint::StateDict weights = source->state_dict;
@@ -253,9 +259,17 @@ FinetuneResult run_finetune(const FinetuneOptions& options, std::ostream& out) {
 
   FinetuneResult result;
   result.trained = names;
-  const int64_t crop = options.preprocess.crop_size;
-  const size_t sample_floats = data::preprocessed_size(options.preprocess);
-  const data::PreprocessOptions preprocess = options.preprocess;
+  // The crop follows an input size the weights fix.
+  const data::PreprocessOptions preprocess =
+      data::fit_input_size(options.preprocess, loaded.input_size, options.crop_size_given,
+                           options.resize_size_given, loaded.weights);
+  if (preprocess.crop_size != options.preprocess.crop_size) {
+    out << "=> " << loaded.weights << " fixes the input size to " << preprocess.crop_size << "x"
+        << preprocess.crop_size << ": resize " << preprocess.resize_size << ", crop "
+        << preprocess.crop_size << std::endl;
+  }
+  const int64_t crop = preprocess.crop_size;
+  const size_t sample_floats = data::preprocessed_size(preprocess);
   const torch::ScalarType input_dtype = amp::input_dtype(options.model.amp);
   double total_seconds = 0;
   int64_t total_images = 0;
@@ -363,6 +377,7 @@ FinetuneResult run_finetune(const FinetuneOptions& options, std::ostream& out) {
     c.epoch = result.epoch;
     c.arch = options.model.arch;
     c.state_dict = model_state_dict(model, overrides);
+    c.module_versions = module_versions(model, options.model.arch);
     c.best_acc1 = loaded.best_acc1;
     if (options.save_optimizer) c.optimizer = sgd_state_dict(optimizer);
     checkpoint::save_torch_file(options.output, guide_checkpoint(c));

@@ -30,6 +30,10 @@ struct FinetuneOptions {
   std::string data;              // --data: DIR/train when it exists, else DIR
   engine::EngineOptions model;   // arch, checkpoint (--resume), pretrained, device, amp
   data::PreprocessOptions preprocess;
+  // Whether the crop and resize sizes were given explicitly: an input size the weights fix
+  // replaces them otherwise (data::fit_input_size); an explicit crop that differs is an error.
+  bool crop_size_given = false;
+  bool resize_size_given = false;
   bool augment_flip = false;     // --augment flip
   bool shuffle = true;           // false: the folder's order every epoch (parity tests)
   uint64_t seed = 0;             // shuffle, flip and a reset head's initialisation

@@ -1,7 +1,6 @@
 """The zoo from the command line: `ptinfer models` against torchvision's own declarations, and
 checkpoints in the layout of torchvision's reference training scripts."""
 import argparse
-import collections
 import json
 import os
 import unittest
@@ -11,7 +10,6 @@ import torchvision
 from torchvision.models import get_model_weights
 
 import common
-
 
 def torchvision_preset(arch):
     t = get_model_weights(arch).DEFAULT.transforms()
@@ -136,15 +134,6 @@ def make_zoo_checkpoint(path, arch, num_classes, seed):
     return path
 
 
-def with_torchvision_metadata(state, arch, num_classes):
-    """`state` with the _metadata torchvision's state_dict() attaches (module versions), which
-    ptinfer's checkpoint writer does not write yet; only MNASNet refuses a state dict without."""
-    meta = getattr(torchvision.models, arch)(num_classes=num_classes).state_dict()._metadata
-    state = collections.OrderedDict(state)
-    state._metadata = meta
-    return state
-
-
 class ZooFamilies(unittest.TestCase):
     """One model of every family: validate equals the guide's Python loop image by image, and
     finetune takes a step whose checkpoint torch.load reads and validate resumes."""
@@ -187,8 +176,17 @@ class ZooFamilies(unittest.TestCase):
                 saved = torch.load(tuned, weights_only=True)
                 model = getattr(torchvision.models, arch)(num_classes=len(self.CLASSES))
                 state = saved["state_dict"]
-                if family == "mnasnet":
-                    state = with_torchvision_metadata(state, arch, len(self.CLASSES))
+                # Module versions as torchvision's own state_dict() records them (MNASNet
+                # refuses a state dict without its version): every module torchvision versions
+                # other than 1 (BatchNorm, MNASNet, MLPBlock, _DenseBlock) with that version,
+                # and no module of both with different versions.
+                ours, theirs = state._metadata, model.state_dict()._metadata
+                for path, meta in theirs.items():
+                    if meta.get("version", 1) != 1:
+                        self.assertEqual(ours.get(path), meta, "%s %r" % (arch, path))
+                    elif path in ours:
+                        self.assertEqual(ours[path].get("version"), meta.get("version", 1),
+                                         "%s %r" % (arch, path))
                 model.load_state_dict(state)  # strict: every key and shape
                 before = torch.load(ckpt)["state_dict"]
                 moved = [k for k, v in saved["state_dict"].items()
@@ -201,6 +199,99 @@ class ZooFamilies(unittest.TestCase):
                     self.assertEqual(json.load(f)["summary"]["images"], len(self.CLASSES))
                 for path in (ckpt, tuned):
                     os.remove(path)
+
+
+class InspectNamesTheArchitecture(unittest.TestCase):
+    """`inspect` tells an architecture from a bare state dict (no arch recorded) by its keys and
+    shapes: efficientnet_b3 from b2 (the same keys, other shapes), and the fc.weight heads that
+    ResNets, RegNets and ShuffleNets share."""
+
+    ARCHS = ["efficientnet_b2", "efficientnet_b3", "regnet_x_400mf", "shufflenet_v2_x0_5",
+             "mnasnet0_5", "resnet18"]
+
+    def test_bare_state_dicts(self):
+        tmp = common.scratch_dir(self, "ptinfer_zoo_inspect_")
+        for arch in self.ARCHS:
+            with self.subTest(arch=arch):
+                path = os.path.join(tmp, arch + ".pth")
+                model = getattr(torchvision.models, arch)(num_classes=7)
+                torch.save(model.state_dict(), path)
+                info = json.loads(common.run_ptinfer(["inspect", path, "--json"]).stdout)
+                self.assertNotIn("arch", info["metadata"])
+                self.assertEqual(info["num_classes"], 7)
+                self.assertEqual(info["architecture"], arch)
+                os.remove(path)
+
+
+class InputSizeFromTheWeights(unittest.TestCase):
+    """A ViT trained at 384 (its positional embedding fixes the size): validate, predict and
+    finetune crop at 384 without being told, validate equals the Python loop built with
+    image_size=384 (the guide's Resize:CenterCrop ratio, 256:224, kept: Resize(439)), and an
+    explicit crop of another size is refused naming the file."""
+
+    ARCH = "vit_b_32"
+    SIZE = 384
+    CLASSES = ["a", "b"]
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = common.scratch_dir(cls, "ptinfer_zoo_input_size_")
+        cls.data = os.path.join(cls.tmp, "data")
+        common.make_image_folder(os.path.join(cls.data, "val"), cls.CLASSES, per_class=2, seed=9)
+        torch.manual_seed(3)
+        model = torchvision.models.vit_b_32(num_classes=len(cls.CLASSES), image_size=cls.SIZE)
+        with torch.no_grad():  # a zero head would give every image the same scores
+            model.heads.head.weight.normal_(0, 0.05)
+            model.heads.head.bias.normal_(0, 0.05)
+        cls.ckpt = os.path.join(cls.tmp, "vit384.pth.tar")
+        torch.save({"epoch": 1, "arch": cls.ARCH, "state_dict": model.state_dict()}, cls.ckpt)
+
+    def test_validate_follows_the_weights_and_equals_the_python_loop(self):
+        ref_csv = os.path.join(self.tmp, "ref.csv")
+        common.run_reference(["--data", self.data, "-a", self.ARCH, "--resume", self.ckpt,
+                              "--image-size", str(self.SIZE), "--resize-size", "439",
+                              "--crop-size", str(self.SIZE), "-b", "4",
+                              "--predictions", ref_csv])
+        ours_csv = os.path.join(self.tmp, "ours.csv")
+        summary = os.path.join(self.tmp, "ours.json")
+        proc = common.run_ptinfer(["validate", "--data", self.data, "-a", self.ARCH, "--resume",
+                                   self.ckpt, "-b", "4", "--predictions", ours_csv,
+                                   "--json", summary])
+        self.assertIn("fixes the input size to 384x384", proc.stdout)
+        with open(summary) as f:
+            config = json.load(f)["config"]
+        self.assertEqual((config["resize_size"], config["crop_size"]), (439, self.SIZE))
+        self.assertEqual(config["input_size_from_weights"], self.SIZE)
+        ref, ours = common.read_csv(ref_csv), common.read_csv(ours_csv)
+        self.assertEqual([r["path"] for r in ours], [r["path"] for r in ref])
+        for a, b in zip(ours, ref):
+            self.assertEqual(a["top1"], b["top1"], a["path"])
+            self.assertAlmostEqual(float(a["score1"]), float(b["score1"]), delta=1e-4,
+                                   msg=a["path"])
+
+    def test_predict_and_finetune_follow_the_weights(self):
+        images = os.path.join(self.data, "val")
+        out = os.path.join(self.tmp, "pred.json")
+        common.run_ptinfer(["predict", "-a", self.ARCH, "--resume", self.ckpt, "-k", "1",
+                            "--json", out, images])
+        with open(out) as f:
+            self.assertEqual(len(json.load(f)), 2 * len(self.CLASSES))
+        tuned = os.path.join(self.tmp, "tuned.pth.tar")
+        proc = common.run_ptinfer(["finetune", "--data", images, "-a", self.ARCH, "--resume",
+                                   self.ckpt, "--epochs", "1", "-b", "4", "-j", "1",
+                                   "--output", tuned])
+        self.assertIn("fixes the input size to 384x384", proc.stdout)
+        state = torch.load(tuned, weights_only=True)["state_dict"]
+        self.assertEqual(list(state["encoder.pos_embedding"].shape), [1, 145, 768])
+
+    def test_an_explicit_crop_of_another_size_is_refused(self):
+        proc = common.run_ptinfer(["validate", "--data", self.data, "-a", self.ARCH, "--resume",
+                                   self.ckpt, "--crop-size", "224"], check=False)
+        self.assertNotEqual(proc.returncode, 0)
+        err = proc.stdout + proc.stderr
+        self.assertIn("crop size 224 does not fit", err)
+        self.assertIn(self.ckpt, err)
+        self.assertIn("384x384", err)
 
 
 if __name__ == "__main__":
