@@ -65,10 +65,17 @@ function(ptinfer_tests name)
   endif()
 endfunction()
 
-# ptinfer_test_environment(TEST): the variables every test finds its fixtures and binaries by.
+# ptinfer_test_environment(TEST): the variables every test finds its fixtures and binaries by,
+# and PTINFER_SANITIZED (1 in the sanitizer build, 0 otherwise) for tests that take a smaller
+# share of their cases there (the Release run takes them all).
 function(ptinfer_test_environment test)
+  if(PTINFER_SANITIZE)
+    set(sanitized 1)
+  else()
+    set(sanitized 0)
+  endif()
   set_tests_properties(${test} PROPERTIES
-    ENVIRONMENT "PTINFER_FIXTURE_DIR=${PTINFER_FIXTURE_DIR};PTINFER_SOURCE_DIR=${PROJECT_SOURCE_DIR};PTINFER_BINARY_DIR=${CMAKE_BINARY_DIR}")
+    ENVIRONMENT "PTINFER_FIXTURE_DIR=${PTINFER_FIXTURE_DIR};PTINFER_SOURCE_DIR=${PROJECT_SOURCE_DIR};PTINFER_BINARY_DIR=${CMAKE_BINARY_DIR};PTINFER_SANITIZED=${sanitized}")
 endfunction()
 
 # ptinfer_fixture(NAME SCRIPT [ARGS...]): a ctest fixture that runs SCRIPT with Debian's Python
