@@ -126,7 +126,14 @@ TEST(CheckpointTest, BrokenFilesAreCorruptData) {
       {"zip_bomb.pth", "is compressed"},
       {"lying_size.pth", "not a readable torch.save zip"},  // miniz checks stored sizes
       // LibTorch's reader would allocate this one (4 GiB) as it opens the archive.
-      {"lying_version_size.pth", "record 'version' declares 4294967295 bytes"},
+      {"lying_version_size.pth", "version' declares 4294967295 bytes"},
+      // What LibTorch's reader would refuse only after opening the archive (leaking miniz's
+      // state), refused before it.
+      {"empty_zip.pth", "an empty zip archive"},
+      {"no_folder.pth", "is not in a folder"},
+      {"other_folder.pth", "missing record 'small/version'"},
+      {"no_version.pth", "missing record 'small/version'"},
+      {"version_not_a_number.pth", "'small/version' is not a version number"},
   };
   for (const Case& c : cases) {
     std::string path = fixture_path(c.file);
@@ -138,6 +145,17 @@ TEST(CheckpointTest, BrokenFilesAreCorruptData) {
 
 TEST(CheckpointTest, BarePicklesAreUnsupported) {
   expect_error(ErrorKind::kUnsupported, [] { load_checkpoint(fixture_path("bare_pickle.pkl")); });
+}
+
+TEST(CheckpointTest, FormatVersionsLibTorchCannotReadAreUnsupported) {
+  for (const std::string file : {"version_99.pth", "version_0.pth"}) {
+    const std::string path = fixture_path(file);
+    std::string msg = expect_error(ErrorKind::kUnsupported, [&] { load_checkpoint(path); });
+    EXPECT_NE(msg.find(path), std::string::npos) << msg;
+    EXPECT_NE(msg.find("format version " + file.substr(8, file.size() - 12)), std::string::npos)
+        << msg;
+    EXPECT_NE(msg.find("this LibTorch reads versions"), std::string::npos) << msg;
+  }
 }
 
 TEST(CheckpointTest, ReportsFormatKeyAndStrippedPrefixes) {

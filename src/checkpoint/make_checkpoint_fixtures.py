@@ -348,6 +348,31 @@ def main():
     data[entry + 20:entry + 28] = (2**32 - 1).to_bytes(4, "little") * 2
     open(os.path.join(out, "lying_version_size.pth"), "wb").write(bytes(data))
 
+    # 7b'. Archives LibTorch's reader refuses only after opening them (where it leaks): the same
+    # records re-zipped with no folder, with a folder other than the first entry's, with no
+    # version record, with a version that is not a number or out of LibTorch's range, and none.
+    def rezip(name, rename=lambda n: n, replace=None):
+        with zipfile.ZipFile(small) as zin, zipfile.ZipFile(
+                os.path.join(out, name), "w", zipfile.ZIP_STORED) as zout:
+            for info in zin.infolist():
+                new = rename(info.filename)
+                if new is None:
+                    continue
+                data = zin.read(info.filename)
+                if replace and info.filename.endswith("/version"):
+                    data = replace
+                zout.writestr(new, data)
+    rezip("no_folder.pth", lambda n: n.split("/", 1)[1])
+    rezip("other_folder.pth", lambda n: n if n.endswith("data.pkl") else "other/" + n.split("/", 1)[1])
+    rezip("no_version.pth", lambda n: None if n.endswith("/version") else n)
+    rezip("version_not_a_number.pth", replace=b"three\n")
+    rezip("version_99.pth", replace=b"99\n")
+    rezip("version_0.pth", replace=b"0\n")
+    data = bytearray(open(small, "rb").read())  # records, but a directory listing none
+    end = data.rfind(b"PK\x05\x06")
+    data[end + 8:end + 16] = bytes(8)  # entries (this disk, all), directory size
+    open(os.path.join(out, "empty_zip.pth"), "wb").write(bytes(data))
+
     # 7c. The legacy format (_use_new_zipfile_serialization=False), as PyTorch < 1.6 wrote.
     legacy = {
         "legacy.pth": net.state_dict(),

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 #include <caffe2/serialize/inline_container.h>
+#include <caffe2/serialize/versions.h>
 
 #include <cstring>
 #include <filesystem>
@@ -21,6 +22,47 @@ constexpr unsigned char kLegacyMagic[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x
 constexpr unsigned char kZipMagic[] = {'P', 'K', 0x03, 0x04};
 
 std::string c10_message(const c10::Error& e) { return e.what_without_backtrace(); }
+
+// What LibTorch 1.13's PyTorchStreamReader checks once miniz has opened the archive: a throw
+// from there leaks miniz's state (its destructor never runs; found by LeakSanitizer in the
+// refusal tests), and its messages name a LibTorch source line. So these are checked first,
+// here: some entry, the first one inside a folder (the archive's name), a version record in
+// that folder that reads as a number LibTorch supports.
+void check_archive_layout(const std::string& path, uint64_t file_size, const ZipDirectory& zip) {
+  if (zip.entries.empty()) {
+    throw Error(ErrorKind::kCorruptData, path + ": an empty zip archive, not a torch.save checkpoint");
+  }
+  const size_t slash = zip.first_name.find('/');
+  if (slash == std::string::npos) {
+    throw Error(ErrorKind::kCorruptData,
+                path + ": zip entry '" + zip.first_name +
+                    "' is not in a folder (torch.save puts every record in one: ARCHIVE/data.pkl)");
+  }
+  const std::string folder = zip.first_name.substr(0, slash + 1);
+  auto version = zip.entries.find(folder + ".data/version");
+  if (version == zip.entries.end()) version = zip.entries.find(folder + "version");
+  if (version == zip.entries.end()) {
+    throw Error(ErrorKind::kCorruptData, path + ": missing record '" + folder + "version'");
+  }
+  // "3\n" in practice; a version number has at most 20 digits.
+  const std::string text =
+      read_stored_entry(path, file_size, version->first, version->second, 64);
+  uint64_t number = 0;
+  try {
+    number = std::stoull(text);  // what LibTorch parses it with (caffe2::stoull)
+  } catch (const std::exception&) {
+    throw Error(ErrorKind::kCorruptData,
+                path + ": record '" + version->first + "' is not a version number");
+  }
+  if (number < caffe2::serialize::kMinSupportedFileFormatVersion ||
+      number > caffe2::serialize::kMaxSupportedFileFormatVersion) {
+    throw Error(ErrorKind::kUnsupported,
+                path + ": format version " + std::to_string(number) + " (record '" +
+                    version->first + "'); this LibTorch reads versions " +
+                    std::to_string(caffe2::serialize::kMinSupportedFileFormatVersion) + " to " +
+                    std::to_string(caffe2::serialize::kMaxSupportedFileFormatVersion));
+  }
+}
 
 }  // namespace
 
@@ -56,17 +98,16 @@ TorchZip::TorchZip(const std::string& path) : path_(path) {
     }
     throw Error(ErrorKind::kCorruptData, path + ": not a torch.save checkpoint (not a zip file)");
   }
-  for (auto& [name, entry] : read_zip_directory(path, file_size_)) {
+  const ZipDirectory zip = read_zip_directory(path, file_size_);
+  for (auto& [name, entry] : zip.entries) {
     size_t slash = name.find('/');
     directory_[slash == std::string::npos ? name : name.substr(slash + 1)] = entry;
   }
   // LibTorch's reader reads the version record as it opens the archive, allocating whatever size
-  // the directory declares for it (a 4 GiB claim in a 200-byte file was found by fuzz/zip_fuzz),
-  // so that record is checked first. The others are checked as they are read: TorchScript
-  // archives hold deflated debug records that nothing here reads.
-  for (const char* version : {"version", ".data/version"}) {
-    if (directory_.count(version) != 0) check_record(version);
-  }
+  // the directory declares for it (a 4 GiB claim in a 200-byte file was found by fuzz/zip_fuzz):
+  // check_archive_layout reads it first, at most 64 bytes. The other records are checked as they
+  // are read: TorchScript archives hold deflated debug records that nothing here reads.
+  check_archive_layout(path, file_size_, zip);
   try {
     reader_ = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
   } catch (const c10::Error& e) {

@@ -13,6 +13,8 @@ constexpr uint32_t kEndOfDirectory = 0x06054b50;
 constexpr uint32_t kZip64Locator = 0x07064b50;
 constexpr uint32_t kZip64EndOfDirectory = 0x06064b50;
 constexpr uint32_t kDirectoryEntry = 0x02014b50;
+constexpr uint32_t kLocalHeader = 0x04034b50;
+constexpr size_t kLocalHeaderSize = 30;
 constexpr size_t kEndSize = 22;
 constexpr size_t kEntrySize = 46;
 constexpr uint32_t kSaturated32 = 0xffffffff;
@@ -51,8 +53,7 @@ class FileReader {
 
 }  // namespace
 
-std::unordered_map<std::string, ZipEntry> read_zip_directory(const std::string& path,
-                                                             uint64_t file_size) {
+ZipDirectory read_zip_directory(const std::string& path, uint64_t file_size) {
   FileReader file(path, file_size);
   // The end record sits in the last 22 + 65535 (maximum comment) bytes.
   const uint64_t tail_size = std::min<uint64_t>(file_size, kEndSize + 0xffff);
@@ -86,7 +87,7 @@ std::unordered_map<std::string, ZipEntry> read_zip_directory(const std::string& 
   if (count > dir_size / kEntrySize)
     file.corrupt(std::to_string(count) + " entries do not fit in the directory");
   std::vector<unsigned char> dir = file.read(dir_offset, dir_size, "central directory");
-  std::unordered_map<std::string, ZipEntry> entries;
+  ZipDirectory directory;
   size_t pos = 0;
   for (uint64_t i = 0; i < count; ++i) {
     if (dir.size() - pos < kEntrySize || le(&dir[pos], 4) != kDirectoryEntry) {
@@ -97,12 +98,14 @@ std::unordered_map<std::string, ZipEntry> read_zip_directory(const std::string& 
     entry.method = static_cast<uint16_t>(le(h + 10, 2));
     entry.compressed_size = le(h + 20, 4);
     entry.uncompressed_size = le(h + 24, 4);
+    entry.local_header_offset = le(h + 42, 4);
     const size_t name_len = le(h + 28, 2), extra_len = le(h + 30, 2), comment_len = le(h + 32, 2);
     if (dir.size() - pos - kEntrySize < name_len + extra_len + comment_len) {
       file.corrupt("central directory entry " + std::to_string(i) + " runs past the directory");
     }
     std::string name(reinterpret_cast<const char*>(h + kEntrySize), name_len);
-    // Zip64 extra field (id 1): the 64-bit sizes, present for each saturated 32-bit field.
+    // Zip64 extra field (id 1): the 64-bit sizes and offset, present (in this order) for each
+    // saturated 32-bit field.
     const unsigned char* x = h + kEntrySize + name_len;
     for (size_t off = 0; off + 4 <= extra_len;) {
       const uint64_t id = le(x + off, 2), len = le(x + off + 2, 2);
@@ -115,14 +118,39 @@ std::unordered_map<std::string, ZipEntry> read_zip_directory(const std::string& 
         }
         if (entry.compressed_size == kSaturated32 && f + 8 <= off + 4 + len) {
           entry.compressed_size = le(x + f, 8);
+          f += 8;
+        }
+        if (entry.local_header_offset == kSaturated32 && f + 8 <= off + 4 + len) {
+          entry.local_header_offset = le(x + f, 8);
         }
       }
       off += 4 + len;
     }
-    entries[name] = entry;
+    if (i == 0) directory.first_name = name;
+    directory.entries[name] = entry;
     pos += kEntrySize + name_len + extra_len + comment_len;
   }
-  return entries;
+  return directory;
+}
+
+std::string read_stored_entry(const std::string& path, uint64_t file_size,
+                              const std::string& name, const ZipEntry& entry, uint64_t max_size) {
+  FileReader file(path, file_size);
+  const std::string what = "entry '" + name + "'";
+  if (entry.method != 0) {
+    file.corrupt(what + " is compressed (zip method " + std::to_string(entry.method) + ")");
+  }
+  if (entry.uncompressed_size > max_size || entry.compressed_size != entry.uncompressed_size) {
+    file.corrupt(what + " declares " + std::to_string(entry.uncompressed_size) +
+                 " bytes, more than the " + std::to_string(max_size) + " it can hold");
+  }
+  std::vector<unsigned char> local =
+      file.read(entry.local_header_offset, kLocalHeaderSize, (what + "'s local header").c_str());
+  if (le(local.data(), 4) != kLocalHeader) file.corrupt(what + ": bad local header");
+  const uint64_t data = entry.local_header_offset + kLocalHeaderSize + le(&local[26], 2) +
+                        le(&local[28], 2);
+  std::vector<unsigned char> bytes = file.read(data, entry.uncompressed_size, (what + "'s data").c_str());
+  return std::string(bytes.begin(), bytes.end());
 }
 
 }  // namespace ptinfer::checkpoint
