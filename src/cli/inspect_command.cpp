@@ -6,6 +6,7 @@
 #include <chrono>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -14,6 +15,7 @@
 #include "checkpoint/summary.h"
 #include "cli/commands.h"
 #include "common/error.h"
+#include "models/arch_spec.h"
 #include "models/registry.h"
 
 namespace ptinfer::cli {
@@ -32,11 +34,14 @@ struct InspectFlags {
 // architectures whose head weight (registry head_weight_key) the state dict holds, with
 // num_classes rows, are built (the ResNets, RegNets, ShuffleNets, GoogLeNet and Inception
 // share fc.weight: 31 candidates at most, one for most heads), the checkpoint's own `arch`
-// first, each with uninitialised parameters (Init::kSkip: nothing is drawn or written).
+// first, each with uninitialised parameters (Init::kSkip: nothing is drawn or written), at the
+// input size the checkpoint fixes for it (`image_sizes`: arch -> ArchSpec::image_size_of of the
+// state dict; a ViT trained at 384 has a longer positional embedding).
 using Shapes = std::map<std::string, std::vector<int64_t>>;
 
 std::string matching_architecture(const Shapes& want, int64_t num_classes,
-                                  const std::optional<std::string>& hint) {
+                                  const std::optional<std::string>& hint,
+                                  const std::map<std::string, int64_t>& image_sizes) {
   std::vector<std::string> order;
   for (const std::string& arch : models::model_names()) {
     auto head = want.find(models::head_weight_key(arch));
@@ -49,7 +54,12 @@ std::string matching_architecture(const Shapes& want, int64_t num_classes,
     if (it != order.end()) std::rotate(order.begin(), it, it + 1);
   }
   for (const std::string& arch : order) {
-    auto model = models::create_model(arch, num_classes, models::Init::kSkip);
+    models::ModelConfig config;
+    config.num_classes = num_classes;
+    config.init = models::Init::kSkip;
+    auto size = image_sizes.find(arch);
+    if (size != image_sizes.end()) config.image_size = size->second;
+    auto model = models::create_model(arch, config);
     if (model->named_parameters().size() + model->named_buffers().size() != want.size()) continue;
     Shapes have;
     for (const auto& p : model->named_parameters()) have[p.key()] = p.value().sizes().vec();
@@ -96,6 +106,12 @@ int run_inspect(const InspectFlags& flags) {
   const int64_t num_classes = s.head_shape.empty() ? 0 : s.head_shape[0];
   Shapes shapes;
   for (const auto& [name, t] : ckpt.state_dict) shapes[name] = t.sizes().vec();
+  std::map<std::string, int64_t> image_sizes;
+  for (const std::string& arch : models::model_names()) {
+    if (!models::weights_fix_input_size(arch)) continue;
+    const int64_t size = models::arch_spec(arch).image_size_of(ckpt.state_dict);
+    if (size > 0) image_sizes[arch] = size;
+  }
   // Only shapes are needed from here on: free the tensors before building candidate models, so
   // peak memory is the larger of the two, not their sum.
   ckpt.state_dict.clear();
@@ -104,7 +120,7 @@ int run_inspect(const InspectFlags& flags) {
   spdlog::info("inspect: read {} ({} tensors, {} bytes) in {:.1f} ms", flags.file, s.tensors,
                total_bytes(s), load_ms);
   if (num_classes > 0 && !flags.no_match) {
-    arch_match = matching_architecture(shapes, num_classes, ckpt.arch);
+    arch_match = matching_architecture(shapes, num_classes, ckpt.arch, image_sizes);
   }
 
   if (flags.json) {

@@ -237,8 +237,8 @@ class InspectNamesTheArchitecture(unittest.TestCase):
 class InputSizeFromTheWeights(unittest.TestCase):
     """A ViT trained at 384 (its positional embedding fixes the size): validate, predict and
     finetune crop at 384 without being told, validate equals the Python loop built with
-    image_size=384 (the guide's Resize:CenterCrop ratio, 256:224, kept: Resize(439)), and an
-    explicit crop of another size is refused naming the file."""
+    image_size=384 (the guide's Resize:CenterCrop ratio, 256:224, kept: Resize(439)), inspect
+    names it from its shapes, and an explicit crop of another size is refused naming the file."""
 
     ARCH = "vit_b_32"
     SIZE = 384
@@ -294,6 +294,14 @@ class InputSizeFromTheWeights(unittest.TestCase):
         self.assertIn("fixes the input size to 384x384", proc.stdout)
         state = torch.load(tuned, weights_only=True)["state_dict"]
         self.assertEqual(list(state["encoder.pos_embedding"].shape), [1, 145, 768])
+
+    def test_inspect_names_it_from_a_bare_state_dict(self):
+        bare = os.path.join(self.tmp, "vit384_bare.pth")
+        torch.save(torch.load(self.ckpt, weights_only=True)["state_dict"], bare)
+        info = json.loads(common.run_ptinfer(["inspect", bare, "--json"]).stdout)
+        self.assertNotIn("arch", info["metadata"])
+        self.assertEqual(info["architecture"], self.ARCH)
+        os.remove(bare)
 
     def test_an_explicit_crop_of_another_size_is_refused(self):
         proc = common.run_ptinfer(["validate", "--data", self.data, "-a", self.ARCH, "--resume",
