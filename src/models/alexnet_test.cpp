@@ -5,13 +5,13 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
-#include "models/family_test_checks.h"
+#include "models/zoo_family_checks.h"
 
 namespace ptinfer::models {
 namespace {
 
 TEST(AlexNet, SkippedInitialisationBuildsTheSameModules) {
-  testing::expect_skip_builds_same_modules("alexnet", {2, 3, 63, 63});
+  checks::expect_skip_builds_the_same_modules("alexnet", {2, 3, 63, 63});
 }
 
 TEST(AlexNet, RejectsBadInputsAndOptions) {
@@ -25,12 +25,12 @@ TEST(AlexNet, RejectsBadInputsAndOptions) {
 }
 
 TEST(AlexNet, DropoutOnlyInTraining) {
-  testing::expect_dropout_only_in_training("alexnet", {2, 3, 63, 63});
+  checks::expect_dropout_only_in_training("alexnet", {2, 3, 63, 63});
 }
 
-TEST(AlexNet, RunsInBf16) { testing::expect_runs_in_bf16("alexnet", {2, 3, 63, 63}); }
+TEST(AlexNet, RunsInBf16) { checks::expect_runs_in_bfloat16("alexnet", {2, 3, 63, 63}); }
 
-TEST(AlexNet, TrainsWithAutograd) { testing::expect_trains("alexnet", {2, 3, 63, 63}); }
+TEST(AlexNet, TrainsWithAutograd) { checks::expect_trains("alexnet", {2, 3, 63, 63}); }
 
 }  // namespace
 }  // namespace ptinfer::models

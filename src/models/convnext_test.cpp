@@ -73,29 +73,9 @@ TEST(ConvNeXt, InitialisationFollowsTorchvision) {
   EXPECT_TRUE(torch::all(params["classifier.0.weight"] == 1).item<bool>());
 }
 
-// Init::kSkip builds the same modules (options, names, shapes), its convolutions and linears
-// uninitialised; given the other's state, it computes the same logits bit for bit.
+// Init::kSkip builds the same modules, uninitialised (zoo_family_checks.h).
 TEST(ConvNeXt, SkippedInitialisationBuildsTheSameModules) {
-  torch::manual_seed(0);
-  auto reference = create_model("convnext_tiny", 10);
-  auto skipped = create_model("convnext_tiny", 10, Init::kSkip);
-  std::ostringstream printed_reference, printed_skipped;
-  printed_reference << *reference;
-  printed_skipped << *skipped;
-  EXPECT_EQ(printed_reference.str(), printed_skipped.str());
-  const auto reference_params = reference->named_parameters();
-  const auto params = skipped->named_parameters();
-  ASSERT_EQ(reference_params.size(), params.size());
-  torch::NoGradGuard no_grad;
-  for (size_t i = 0; i < params.size(); ++i) {
-    ASSERT_EQ(params[i].key(), reference_params[i].key());
-    EXPECT_EQ(params[i].value().sizes(), reference_params[i].value().sizes()) << params[i].key();
-  }
-  for (size_t i = 0; i < params.size(); ++i) params[i].value().copy_(reference_params[i].value());
-  reference->eval();
-  skipped->eval();
-  const torch::Tensor x = torch::randn({2, 3, 64, 64});
-  EXPECT_TRUE(torch::equal(reference->forward(x), skipped->forward(x)));
+  checks::expect_skip_builds_the_same_modules("convnext_tiny");
 }
 
 TEST(ConvNeXt, RejectsInputsThatAreNotImageBatches) {

@@ -8,7 +8,7 @@
 #include <cmath>
 
 #include "common/error.h"
-#include "models/family_test_checks.h"
+#include "models/zoo_family_checks.h"
 
 namespace ptinfer::models {
 namespace {
@@ -40,7 +40,7 @@ TEST(DenseNet, LegacyKeysAreRenamedToTheModulesNames) {
 }
 
 TEST(DenseNet, SkippedInitialisationBuildsTheSameModules) {
-  testing::expect_skip_builds_same_modules("densenet121", {2, 3, 32, 32});
+  checks::expect_skip_builds_the_same_modules("densenet121", {2, 3, 32, 32});
 }
 
 TEST(DenseNet, RejectsBadInputsAndOptions) {
@@ -64,13 +64,13 @@ TEST(DenseNet, DropRateOnlyInTraining) {
   options.num_classes = 10;
   torch::manual_seed(0);
   DenseNet model(options);
-  testing::expect_dropout_only_in_training(
+  checks::expect_dropout_only_in_training(
       model, [&](torch::Tensor x) { return model.forward(x); }, {2, 3, 32, 32}, "densenet");
 }
 
-TEST(DenseNet, RunsInBf16) { testing::expect_runs_in_bf16("densenet121", {2, 3, 32, 32}); }
+TEST(DenseNet, RunsInBf16) { checks::expect_runs_in_bfloat16("densenet121", {2, 3, 32, 32}); }
 
-TEST(DenseNet, TrainsWithAutograd) { testing::expect_trains("densenet121", {2, 3, 32, 32}); }
+TEST(DenseNet, TrainsWithAutograd) { checks::expect_trains("densenet121", {2, 3, 32, 32}); }
 
 }  // namespace
 }  // namespace ptinfer::models

@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
-#include "models/family_test_checks.h"
+#include "models/zoo_family_checks.h"
 
 namespace ptinfer::models {
 namespace {
@@ -59,7 +59,7 @@ TEST(GoogLeNet, TransformInputOnlyForPretrained) {
 // aux1 and aux2 are registered (torchvision's checkpoint keys) but not run in train() either:
 // their parameters get no gradient and their BatchNorm statistics stay.
 TEST(GoogLeNet, AuxiliaryHeadsAreNeverRun) {
-  testing::expect_trains("googlenet", {2, 3, 64, 64}, {"aux1.", "aux2."});
+  checks::expect_trains("googlenet", {2, 3, 64, 64}, {"aux1.", "aux2."});
   torch::manual_seed(0);
   auto model = create_model("googlenet", 10);
   auto buffers = model->named_buffers();
@@ -96,7 +96,7 @@ TEST(GoogLeNet, Branch3HasTorchvisionsThreeByThreeConv) {
 }
 
 TEST(GoogLeNet, SkippedInitialisationBuildsTheSameModules) {
-  testing::expect_skip_builds_same_modules("googlenet", {2, 3, 32, 32});
+  checks::expect_skip_builds_the_same_modules("googlenet", {2, 3, 32, 32});
 }
 
 TEST(GoogLeNet, RejectsBadInputsAndOptions) {
@@ -107,11 +107,11 @@ TEST(GoogLeNet, RejectsBadInputsAndOptions) {
 }
 
 TEST(GoogLeNet, RunsInBf16) {
-  testing::expect_runs_in_bf16("googlenet", {2, 3, 32, 32}, {"aux1.", "aux2."});
+  checks::expect_runs_in_bfloat16("googlenet", {2, 3, 32, 32}, {"aux1.", "aux2."});
 }
 
 TEST(GoogLeNet, DropoutOnlyInTraining) {
-  testing::expect_dropout_only_in_training("googlenet", {2, 3, 32, 32});
+  checks::expect_dropout_only_in_training("googlenet", {2, 3, 32, 32});
 }
 
 }  // namespace

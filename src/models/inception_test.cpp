@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "common/error.h"
-#include "models/family_test_checks.h"
+#include "models/zoo_family_checks.h"
 
 namespace ptinfer::models {
 namespace {
@@ -47,7 +47,7 @@ TEST(InceptionV3, TransformInputOnlyForPretrained) {
 
 // AuxLogits is registered (torchvision's checkpoint keys) but not run in train() either.
 TEST(InceptionV3, AuxiliaryHeadIsNeverRun) {
-  testing::expect_trains("inception_v3", {2, 3, 75, 75}, {"AuxLogits."});
+  checks::expect_trains("inception_v3", {2, 3, 75, 75}, {"AuxLogits."});
 }
 
 TEST(InceptionV3, InitialisationFollowsTorchvision) {
@@ -68,7 +68,7 @@ TEST(InceptionV3, InitialisationFollowsTorchvision) {
 }
 
 TEST(InceptionV3, SkippedInitialisationBuildsTheSameModules) {
-  testing::expect_skip_builds_same_modules("inception_v3", {2, 3, 75, 75});
+  checks::expect_skip_builds_the_same_modules("inception_v3", {2, 3, 75, 75});
 }
 
 TEST(InceptionV3, RejectsBadInputsAndOptions) {
@@ -79,11 +79,11 @@ TEST(InceptionV3, RejectsBadInputsAndOptions) {
 }
 
 TEST(InceptionV3, RunsInBf16) {
-  testing::expect_runs_in_bf16("inception_v3", {2, 3, 75, 75}, {"AuxLogits."});
+  checks::expect_runs_in_bfloat16("inception_v3", {2, 3, 75, 75}, {"AuxLogits."});
 }
 
 TEST(InceptionV3, DropoutOnlyInTraining) {
-  testing::expect_dropout_only_in_training("inception_v3", {2, 3, 75, 75});
+  checks::expect_dropout_only_in_training("inception_v3", {2, 3, 75, 75});
 }
 
 }  // namespace

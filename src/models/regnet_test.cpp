@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "models/registry.h"
+#include "models/zoo_family_checks.h"
 
 namespace ptinfer::models {
 namespace {
@@ -85,68 +86,22 @@ TEST(RegNet, InitialisationFollowsTorchvision) {
   EXPECT_LE(se_bias.abs().max().item<double>(), 1.0 / std::sqrt(static_cast<double>(fan_in)));
 }
 
-// Init::kSkip builds the same modules (printed options, parameter names and shapes) with conv
-// and fc parameters uninitialised, no torchvision init; given the same state, the same logits.
+// Init::kSkip builds the same modules, uninitialised (zoo_family_checks.h), on a non-square input.
 TEST(RegNet, SkippedInitialisationBuildsTheSameModules) {
   for (const char* arch : {"regnet_x_400mf", "regnet_y_400mf"}) {
-    torch::manual_seed(0);
-    auto reference = create_model(arch, 10);
-    auto skipped = create_model(arch, 10, Init::kSkip);
-    std::ostringstream printed_reference, printed_skipped;
-    printed_reference << *reference;
-    printed_skipped << *skipped;
-    EXPECT_EQ(printed_reference.str(), printed_skipped.str()) << arch;
-    const auto reference_params = reference->named_parameters();
-    const auto params = skipped->named_parameters();
-    ASSERT_EQ(reference_params.size(), params.size()) << arch;
-    torch::NoGradGuard no_grad;
-    for (size_t i = 0; i < params.size(); ++i) {
-      ASSERT_EQ(params[i].key(), reference_params[i].key()) << arch;
-      EXPECT_EQ(params[i].value().sizes(), reference_params[i].value().sizes())
-          << arch << " " << params[i].key();
-      params[i].value().copy_(reference_params[i].value());
-    }
-    const auto reference_buffers = reference->named_buffers();
-    const auto buffers = skipped->named_buffers();
-    ASSERT_EQ(reference_buffers.size(), buffers.size()) << arch;
-    for (size_t i = 0; i < buffers.size(); ++i) {
-      buffers[i].value().copy_(reference_buffers[i].value());
-    }
-    reference->eval();
-    skipped->eval();
-    const torch::Tensor x = torch::randn({2, 3, 48, 40});
-    EXPECT_TRUE(torch::equal(reference->forward(x), skipped->forward(x))) << arch;
+    checks::expect_skip_builds_the_same_modules(arch, {2, 3, 48, 40});
   }
 }
 
 // finetune's use: training mode runs autograd through every block (no in-place op in the way),
 // reaches every parameter, and updates the running statistics.
 TEST(RegNet, TrainsWithAutograd) {
-  torch::manual_seed(0);
-  auto model = create_model("regnet_y_400mf", 5);
-  model->train();
-  const torch::Tensor mean_before = model->named_buffers()["stem.1.running_mean"].clone();
-  const torch::Tensor logits = model->forward(torch::randn({2, 3, 32, 32}));
-  torch::nn::functional::cross_entropy(logits, torch::tensor({1, 3})).backward();
-  for (const auto& p : model->named_parameters()) {
-    ASSERT_TRUE(p.value().grad().defined()) << p.key();
-    EXPECT_TRUE(torch::isfinite(p.value().grad()).all().item<bool>()) << p.key();
-  }
-  EXPECT_FALSE(torch::equal(model->named_buffers()["stem.1.running_mean"], mean_before));
+  checks::expect_trains("regnet_y_400mf", {2, 3, 32, 32});
 }
 
-// Device/dtype agnostic: the whole model in bf16 computes bf16 logits close to fp32's.
+// Under O2, bf16 logits close to fp32's and a backward (zoo_family_checks.h).
 TEST(RegNet, RunsInBfloat16) {
-  torch::manual_seed(0);
-  auto model = create_model("regnet_y_400mf", 10);
-  model->eval();
-  torch::NoGradGuard no_grad;
-  const torch::Tensor x = torch::randn({2, 3, 32, 32});
-  const torch::Tensor reference = model->forward(x);
-  model->to(torch::kBFloat16);
-  const torch::Tensor y = model->forward(x.to(torch::kBFloat16));
-  EXPECT_EQ(y.scalar_type(), torch::kBFloat16);
-  EXPECT_LT(((y.to(torch::kFloat) - reference).norm() / reference.norm()).item<double>(), 0.1);
+  checks::expect_runs_in_bfloat16("regnet_y_400mf", {2, 3, 32, 32});
 }
 
 }  // namespace

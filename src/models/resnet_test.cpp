@@ -19,6 +19,7 @@
 #include "common/error.h"
 #include "models/model_test_fixtures.h"
 #include "models/registry.h"
+#include "models/zoo_family_checks.h"
 
 namespace ptinfer::models {
 namespace {
@@ -59,48 +60,11 @@ TEST(ResNet, InitialisationFollowsTorchvision) {
   EXPECT_LE(params["fc.weight"].abs().max().item<double>(), 1.0 / std::sqrt(2048.0));
 }
 
-// Init::kSkip builds the same modules as torchvision's initialisation (every module's options,
-// parameter names, shapes and requires_grad) with convolution and fc parameters uninitialised
-// and BatchNorm at LibTorch's defaults (weight 1, bias 0); given the initialised model's state,
-// it computes the same logits bit for bit.
+// Init::kSkip builds the same modules as torchvision's initialisation, uninitialised
+// (zoo_family_checks.h).
 TEST(ResNet, SkippedInitialisationBuildsTheSameModules) {
   for (const char* arch : {"resnet18", "resnext50_32x4d"}) {
-    torch::manual_seed(0);
-    auto reference = create_model(arch, 10);
-    auto skipped = create_model(arch, 10, Init::kSkip);
-    std::ostringstream printed_reference, printed_skipped;
-    printed_reference << *reference;
-    printed_skipped << *skipped;
-    EXPECT_EQ(printed_reference.str(), printed_skipped.str()) << arch;
-    const auto reference_params = reference->named_parameters();
-    const auto params = skipped->named_parameters();
-    ASSERT_EQ(reference_params.size(), params.size()) << arch;
-    torch::NoGradGuard no_grad;
-    for (size_t i = 0; i < params.size(); ++i) {
-      const std::string& key = params[i].key();
-      ASSERT_EQ(key, reference_params[i].key()) << arch;
-      EXPECT_EQ(params[i].value().sizes(), reference_params[i].value().sizes())
-          << arch << " " << key;
-      EXPECT_TRUE(params[i].value().requires_grad()) << arch << " " << key;
-    }
-    for (const auto& module : skipped->modules(/*include_self=*/false)) {
-      if (const auto* bn = module->as<torch::nn::BatchNorm2d>()) {
-        EXPECT_TRUE(torch::all(bn->weight == 1).item<bool>() &&
-                    torch::all(bn->bias == 0).item<bool>())
-            << arch << " " << *bn;
-      }
-    }
-    for (size_t i = 0; i < params.size(); ++i) params[i].value().copy_(reference_params[i].value());
-    const auto reference_buffers = reference->named_buffers();
-    const auto buffers = skipped->named_buffers();
-    ASSERT_EQ(reference_buffers.size(), buffers.size()) << arch;
-    for (size_t i = 0; i < buffers.size(); ++i) {
-      buffers[i].value().copy_(reference_buffers[i].value());
-    }
-    reference->eval();
-    skipped->eval();
-    const torch::Tensor x = torch::randn({2, 3, 64, 64});
-    EXPECT_TRUE(torch::equal(reference->forward(x), skipped->forward(x))) << arch;
+    checks::expect_skip_builds_the_same_modules(arch);
   }
 }
 

@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "models/registry.h"
+#include "models/zoo_family_checks.h"
 
 namespace ptinfer::models {
 namespace {
@@ -71,59 +72,17 @@ TEST(ShuffleNetV2, StrideOneBlockKeepsTheFirstHalfAtEvenChannels) {
   EXPECT_EQ(block->named_children()[0].value()->parameters().size(), 0u);
 }
 
-// Init::kSkip builds the same modules with conv and fc parameters uninitialised; given the same
-// state, the same logits.
+// Init::kSkip builds the same modules, uninitialised (zoo_family_checks.h), on a non-square input.
 TEST(ShuffleNetV2, SkippedInitialisationBuildsTheSameModules) {
-  torch::manual_seed(0);
-  auto reference = create_model("shufflenet_v2_x1_0", 10);
-  auto skipped = create_model("shufflenet_v2_x1_0", 10, Init::kSkip);
-  std::ostringstream printed_reference, printed_skipped;
-  printed_reference << *reference;
-  printed_skipped << *skipped;
-  EXPECT_EQ(printed_reference.str(), printed_skipped.str());
-  const auto reference_params = reference->named_parameters();
-  const auto params = skipped->named_parameters();
-  ASSERT_EQ(reference_params.size(), params.size());
-  torch::NoGradGuard no_grad;
-  for (size_t i = 0; i < params.size(); ++i) {
-    ASSERT_EQ(params[i].key(), reference_params[i].key());
-    EXPECT_EQ(params[i].value().sizes(), reference_params[i].value().sizes()) << params[i].key();
-    params[i].value().copy_(reference_params[i].value());
-  }
-  const auto reference_buffers = reference->named_buffers();
-  const auto buffers = skipped->named_buffers();
-  ASSERT_EQ(reference_buffers.size(), buffers.size());
-  for (size_t i = 0; i < buffers.size(); ++i)
-    buffers[i].value().copy_(reference_buffers[i].value());
-  reference->eval();
-  skipped->eval();
-  const torch::Tensor x = torch::randn({2, 3, 48, 40});
-  EXPECT_TRUE(torch::equal(reference->forward(x), skipped->forward(x)));
+  checks::expect_skip_builds_the_same_modules("shufflenet_v2_x1_0", {2, 3, 48, 40});
 }
 
 TEST(ShuffleNetV2, TrainsWithAutograd) {
-  torch::manual_seed(0);
-  auto model = create_model("shufflenet_v2_x0_5", 5);
-  model->train();
-  const torch::Tensor logits = model->forward(torch::randn({2, 3, 32, 32}));
-  torch::nn::functional::cross_entropy(logits, torch::tensor({0, 4})).backward();
-  for (const auto& p : model->named_parameters()) {
-    ASSERT_TRUE(p.value().grad().defined()) << p.key();
-    EXPECT_TRUE(torch::isfinite(p.value().grad()).all().item<bool>()) << p.key();
-  }
+  checks::expect_trains("shufflenet_v2_x0_5", {2, 3, 32, 32});
 }
 
 TEST(ShuffleNetV2, RunsInBfloat16) {
-  torch::manual_seed(0);
-  auto model = create_model("shufflenet_v2_x0_5", 10);
-  model->eval();
-  torch::NoGradGuard no_grad;
-  const torch::Tensor x = torch::randn({2, 3, 32, 32});
-  const torch::Tensor reference = model->forward(x);
-  model->to(torch::kBFloat16);
-  const torch::Tensor y = model->forward(x.to(torch::kBFloat16));
-  EXPECT_EQ(y.scalar_type(), torch::kBFloat16);
-  EXPECT_LT(((y.to(torch::kFloat) - reference).norm() / reference.norm()).item<double>(), 0.1);
+  checks::expect_runs_in_bfloat16("shufflenet_v2_x0_5", {2, 3, 32, 32});
 }
 
 }  // namespace

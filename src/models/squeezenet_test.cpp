@@ -7,7 +7,7 @@
 #include <cmath>
 
 #include "common/error.h"
-#include "models/family_test_checks.h"
+#include "models/zoo_family_checks.h"
 
 namespace ptinfer::models {
 namespace {
@@ -32,8 +32,8 @@ TEST(SqueezeNet, InitialisationFollowsTorchvision) {
 }
 
 TEST(SqueezeNet, SkippedInitialisationBuildsTheSameModules) {
-  testing::expect_skip_builds_same_modules("squeezenet1_0", {2, 3, 32, 32});
-  testing::expect_skip_builds_same_modules("squeezenet1_1", {2, 3, 32, 32});
+  checks::expect_skip_builds_the_same_modules("squeezenet1_0", {2, 3, 32, 32});
+  checks::expect_skip_builds_the_same_modules("squeezenet1_1", {2, 3, 32, 32});
 }
 
 TEST(SqueezeNet, RejectsBadInputsAndOptions) {
@@ -44,12 +44,12 @@ TEST(SqueezeNet, RejectsBadInputsAndOptions) {
 }
 
 TEST(SqueezeNet, DropoutOnlyInTraining) {
-  testing::expect_dropout_only_in_training("squeezenet1_1", {2, 3, 32, 32});
+  checks::expect_dropout_only_in_training("squeezenet1_1", {2, 3, 32, 32});
 }
 
-TEST(SqueezeNet, RunsInBf16) { testing::expect_runs_in_bf16("squeezenet1_1", {2, 3, 32, 32}); }
+TEST(SqueezeNet, RunsInBf16) { checks::expect_runs_in_bfloat16("squeezenet1_1", {2, 3, 32, 32}); }
 
-TEST(SqueezeNet, TrainsWithAutograd) { testing::expect_trains("squeezenet1_0", {2, 3, 32, 32}); }
+TEST(SqueezeNet, TrainsWithAutograd) { checks::expect_trains("squeezenet1_0", {2, 3, 32, 32}); }
 
 }  // namespace
 }  // namespace ptinfer::models

@@ -8,7 +8,7 @@
 #include <cmath>
 
 #include "common/error.h"
-#include "models/family_test_checks.h"
+#include "models/zoo_family_checks.h"
 
 namespace ptinfer::models {
 namespace {
@@ -53,7 +53,7 @@ TEST(Vgg, InitialisationFollowsTorchvision) {
 
 TEST(Vgg, SkippedInitialisationBuildsTheSameModules) {
   // With BatchNorm: the configurations share everything else.
-  testing::expect_skip_builds_same_modules("vgg11_bn", {2, 3, 32, 32});
+  checks::expect_skip_builds_the_same_modules("vgg11_bn", {2, 3, 32, 32});
 }
 
 TEST(Vgg, RejectsBadInputsAndOptions) {
@@ -67,10 +67,10 @@ TEST(Vgg, RejectsBadInputsAndOptions) {
   EXPECT_THROW(Vgg{options}, Error);
 }
 
-TEST(Vgg, RunsInBf16) { testing::expect_runs_in_bf16("vgg11_bn", {2, 3, 32, 32}); }
+TEST(Vgg, RunsInBf16) { checks::expect_runs_in_bfloat16("vgg11_bn", {2, 3, 32, 32}); }
 
 TEST(Vgg, DropoutOnlyInTraining) {
-  testing::expect_dropout_only_in_training("vgg11_bn", {2, 3, 32, 32});
+  checks::expect_dropout_only_in_training("vgg11_bn", {2, 3, 32, 32});
 }
 
 }  // namespace
