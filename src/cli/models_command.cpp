@@ -1,7 +1,13 @@
-// `ptinfer models [--json]`: every architecture of the registry with its family, parameter
-// count (of the 1000-class model), the preprocessing its torchvision DEFAULT weights declare,
-// and whether the fast path covers it. The models are built shape-only (Init::kSkip: no weight
-// is drawn or even touched), so listing the giants costs no memory to speak of.
+// `ptinfer models [--json] [--gflops] [ARCH...]`: every architecture of the registry (or those
+// named) with its family, parameter count (of the 1000-class model), the preprocessing its
+// torchvision DEFAULT weights declare, and whether the fast path covers it. The models are
+// built shape-only (Init::kSkip: no weight is drawn or even touched), so listing the giants
+// costs no memory to speak of. --gflops adds the multiply-adds (torchvision's GFLOPS) of one
+// image at the preset's crop size, counted by tracing a forward (models/forward_trace.h): that
+// runs each model once, seconds for the giants.
+#include <ATen/Context.h>
+#include <torch/torch.h>
+
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -10,6 +16,7 @@
 
 #include "cli/commands.h"
 #include "fastpath/fast_path.h"
+#include "models/forward_trace.h"
 #include "models/registry.h"
 
 namespace ptinfer::cli {
@@ -17,15 +24,18 @@ namespace {
 
 struct ModelsFlags {
   bool json = false;
+  bool gflops = false;
+  std::vector<std::string> archs;  // empty: all
 };
 
 struct Row {
   const models::ArchSpec* spec;
   int64_t parameters;
   std::string fast_path_gap;  // "" when the fast path covers the model
+  double gflops = -1;         // < 0: not counted
 };
 
-Row describe(const std::string& arch) {
+Row describe(const std::string& arch, bool count_gflops) {
   Row row{&models::arch_spec(arch), 0, ""};
   // The model for torchvision's DEFAULT weights (what their num_params counts: vit_h_14's SWAG
   // weights are for 518-pixel inputs, a larger positional embedding than the 224 default).
@@ -45,6 +55,14 @@ Row describe(const std::string& arch) {
   model->eval();
   fastpath::FastPathOptions options;  // fp32 on the CPU, the default run
   row.fast_path_gap = fastpath::unsupported_reason(*model, options);
+  if (count_gflops) {
+    // The weights are uninitialised: no denormal may slow the count down.
+    const bool was_flushing = at::globalContext().setFlushDenormal(true);
+    const int64_t crop = row.spec->preset.crop_size;
+    const models::ForwardTrace trace = models::trace_forward(*model, torch::zeros({1, 3, crop, crop}));
+    row.gflops = static_cast<double>(trace.multiply_adds) / 1e9;
+    if (!was_flushing) at::globalContext().setFlushDenormal(false);
+  }
   return row;
 }
 
@@ -70,6 +88,12 @@ nlohmann::json to_json(const Row& row) {
           {"fast_path_gap", row.fast_path_gap}};
 }
 
+nlohmann::json to_json_with_gflops(const Row& row) {
+  nlohmann::json j = to_json(row);
+  if (row.gflops >= 0) j["gflops"] = row.gflops;
+  return j;
+}
+
 }  // namespace
 
 CommandRunner add_models_command(CLI::App& app) {
@@ -77,24 +101,37 @@ CommandRunner add_models_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "models", "List the architectures: family, parameters, preset preprocessing, fast path");
   cmd->add_flag("--json", flags->json, "one JSON array on stdout");
+  cmd->add_flag("--gflops", flags->gflops,
+                "add GFLOPs (multiply-adds) of one image at the preset crop size, counted by "
+                "running each model once (seconds for the largest)");
+  cmd->add_option("archs", flags->archs, "only these architectures (default: all)");
   return [cmd, flags](const runtime::RuntimeConfig&) -> int {
     if (!cmd->parsed()) return -1;
+    const std::vector<std::string> archs =
+        flags->archs.empty() ? models::model_names() : flags->archs;
+    for (const std::string& arch : archs) models::arch_spec(arch);  // unknown names first
     std::vector<Row> rows;
-    for (const std::string& arch : models::model_names()) rows.push_back(describe(arch));
+    for (const std::string& arch : archs) rows.push_back(describe(arch, flags->gflops));
     if (flags->json) {
       nlohmann::json out = nlohmann::json::array();
-      for (const Row& row : rows) out.push_back(to_json(row));
+      for (const Row& row : rows) out.push_back(to_json_with_gflops(row));
       std::cout << out.dump(1) << std::endl;
       return 0;
     }
     std::cout << std::left << std::setw(20) << "architecture" << std::setw(16) << "family"
               << std::right << std::setw(12) << "parameters" << "  " << std::left
-              << std::setw(30) << "preset preprocessing" << "fast path\n";
+              << std::setw(30) << "preset preprocessing"
+              << (flags->gflops ? "  GFLOPs  " : "") << "fast path\n";
     for (const Row& row : rows) {
       std::cout << std::left << std::setw(20) << row.spec->name << std::setw(16)
                 << row.spec->family << std::right << std::setw(12) << row.parameters << "  "
-                << std::left << std::setw(30) << preset_string(row.spec->preset)
-                << (row.fast_path_gap.empty() ? "yes" : "no (" + row.fast_path_gap + ")")
+                << std::left << std::setw(30) << preset_string(row.spec->preset);
+      if (flags->gflops) {
+        std::ostringstream g;
+        g << std::fixed << std::setprecision(2) << row.gflops;
+        std::cout << std::right << std::setw(8) << g.str() << "  " << std::left;
+      }
+      std::cout << (row.fast_path_gap.empty() ? "yes" : "no (" + row.fast_path_gap + ")")
                 << "\n";
     }
     std::cout << rows.size() << " architectures" << std::endl;

@@ -12,7 +12,8 @@ Two kinds of output under --out:
   <arch>.buffers.bin   every state_dict buffer as raw little-endian bytes, concatenated
   <arch>.json          {"arch", "num_classes", "state_dict": [{name, dtype, shape[, offset,
                         nbytes]}, ...] in state_dict order, "buffers", "buffers_nbytes",
-                        "inputs": [{shape, input, logits, logits_shape}]}
+                        "inputs": [{shape, input, logits, logits_shape[, multiply_adds]}]}
+                        (multiply_adds, of the first input: MultiplyAdds of the forward)
   <arch>.input<i>.bin / <arch>.logits<i>.bin   float32 input batches and torchvision's logits
 
 Parameters are not written at all (the zoo's would take 21 GB): each one is a function of its
@@ -41,6 +42,7 @@ import numpy as np
 import torch
 import torchvision
 from torchvision.models import get_model_weights
+from torch.utils._python_dispatch import TorchDispatchMode
 
 NUM_CLASSES = 10  # keeps the heads (and the files) small
 # A second, non-square input for a few archs: odd sizes go through every stride-2 rounding.
@@ -83,6 +85,27 @@ def hashed_uniform(ordinal, numel):
         n = min(PERIOD, numel - start)
         out[start:start + n] = table[:n]
     return out
+
+
+class MultiplyAdds(TorchDispatchMode):
+    """Counts the multiply-adds of the convolutions and matrix products the aten ops under it
+    run (torchvision's GFLOPS convention: a multiply-add counts once), in `total`."""
+
+    def __init__(self):
+        super().__init__()
+        self.total = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        aten = torch.ops.aten
+        packet = func.overloadpacket
+        if packet is aten.convolution:  # output elements x (input channels / groups) x kernel
+            self.total += out.numel() * (args[1].numel() // args[1].shape[0])
+        elif packet in (aten.mm, aten.bmm):
+            self.total += out.numel() * args[0].shape[-1]
+        elif packet in (aten.addmm, aten.baddbmm):
+            self.total += out.numel() * args[1].shape[-1]
+        return out
 
 
 @contextlib.contextmanager
@@ -240,11 +263,18 @@ def make_arch(out, arch):
         x = torch.randn(*shape, generator=gen)
         with torch.no_grad():
             logits = model(x)
+        entry = {"shape": list(shape), "input": f"{arch}.input{i}.bin",
+                 "logits": f"{arch}.logits{i}.bin", "logits_shape": list(logits.shape)}
+        if i == 0:
+            # Counted with autograd on: under no_grad nn.MultiheadAttention (ViT) runs one fused
+            # op, whose projections and products no dispatch mode sees.
+            with MultiplyAdds() as count:
+                model(x)
+            entry["multiply_adds"] = count.total
         write_raw(os.path.join(out, f"{arch}.input{i}.bin"), x)
         write_raw(os.path.join(out, f"{arch}.logits{i}.bin"), logits)
         inputs_logits.append(logits)
-        inputs.append({"shape": list(shape), "input": f"{arch}.input{i}.bin",
-                       "logits": f"{arch}.logits{i}.bin", "logits_shape": list(logits.shape)})
+        inputs.append(entry)
 
     # The two rows of the first batch are different random images: logits that barely tell them
     # apart would let a wrong forward pass within the tests' 1e-5 tolerance.

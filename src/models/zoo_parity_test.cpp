@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "amp/model_policy.h"
+#include "models/forward_trace.h"
 #include "models/model_test_fixtures.h"
 #include "models/registry.h"
 
@@ -117,6 +118,13 @@ TEST_P(Parity, StateDictAndLogitsMatchTorchvision) {
               << ref.norm().item<double>() << "\n";
     EXPECT_LE(rel_l2, 1e-5) << arch << " input " << shape_str(shape);
     EXPECT_TRUE(torch::equal(y.argmax(1), ref.argmax(1))) << arch << " input " << shape_str(shape);
+    // The traced forward's multiply-adds (ptinfer models --gflops) as torchvision's ops count
+    // them (make_model_fixtures.py's MultiplyAdds), exactly.
+    if (in.contains("multiply_adds")) {
+      const ForwardTrace trace = trace_forward(*model, x);
+      EXPECT_EQ(trace.multiply_adds, in.at("multiply_adds").get<int64_t>())
+          << arch << " input " << shape_str(shape);
+    }
   }
 
   // --amp O2 (bf16 weights but BatchNorm's, bf16 input) runs the same model: finite logits, and

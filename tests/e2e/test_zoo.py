@@ -3,6 +3,7 @@ checkpoints in the layout of torchvision's reference training scripts."""
 import argparse
 import json
 import os
+import sys
 import unittest
 
 import torch
@@ -10,6 +11,9 @@ import torchvision
 from torchvision.models import get_model_weights
 
 import common
+
+sys.path.insert(0, os.path.join(common.SOURCE_DIR, "src", "models"))
+from make_model_fixtures import MultiplyAdds  # noqa: E402  torchvision's ops, counted
 
 # The sanitizer build runs every binary 3-10x slower: there the end-to-end zoo takes three
 # families (the ResNets' fast path, EfficientNet's bicubic preset and stochastic depth, ViT's
@@ -51,6 +55,30 @@ class Models(unittest.TestCase):
         proc = common.run_ptinfer(["models", "--jsn"], check=False)
         self.assertEqual(proc.returncode, 2)
         self.assertIn("--jsn", proc.stdout + proc.stderr)
+
+    def test_gflops_are_torchvisions_multiply_adds_at_the_preset_crop(self):
+        # inception_v3's preset crop is 299; the ViT's products are matmuls and attention.
+        archs = ["inception_v3", "mobilenet_v3_small", "vit_b_32"]
+        rows = json.loads(common.run_ptinfer(["models", "--json", "--gflops"] + archs).stdout)
+        self.assertEqual([r["name"] for r in rows], archs)
+        for row in rows:
+            arch = row["name"]
+            crop = row["preset_preprocessing"]["crop_size"]
+            model = torchvision.models.get_model(arch).eval()
+            # Autograd on: under no_grad nn.MultiheadAttention runs one fused op, unseen.
+            with MultiplyAdds() as count:
+                model(torch.zeros(1, 3, crop, crop))
+            self.assertAlmostEqual(row["gflops"], count.total / 1e9, places=9, msg=arch)
+        table = common.run_ptinfer(["models", "--gflops", "vit_b_32"]).stdout
+        self.assertIn("GFLOPs", table)
+        self.assertIn("%.2f" % rows[2]["gflops"], table)
+        self.assertIn("1 architectures", table)
+
+    def test_an_unknown_architecture_is_named(self):
+        proc = common.run_ptinfer(["models", "resnet18", "resnet_50"], check=False)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("unknown architecture 'resnet_50'", proc.stderr)
+        self.assertNotIn("resnet18 ", proc.stdout)  # refused before anything is listed
 
 
 class ReferenceScriptLayout(unittest.TestCase):
