@@ -1,6 +1,6 @@
 // `ptinfer models [--json] [--gflops] [ARCH...]`: every architecture of the registry (or those
 // named) with its family, parameter count (of the 1000-class model), the preprocessing its
-// torchvision DEFAULT weights declare, and whether the fast path covers it. The models are
+// torchvision DEFAULT weights declare, and which form of the fast path runs it (fastpath::fast_path_form). The models are
 // built shape-only (Init::kSkip: no weight is drawn or even touched), so listing the giants
 // costs no memory to speak of. --gflops adds the multiply-adds (torchvision's GFLOPS) of one
 // image at the preset's crop size, counted by tracing a forward (models/forward_trace.h): that
@@ -32,6 +32,7 @@ struct Row {
   const models::ArchSpec* spec;
   int64_t parameters;
   std::string fast_path_gap;  // "" when the fast path covers the model
+  std::string fast_path_form;  // fastpath::fast_path_form: "graph", "resnet runner (onednn)"
   double gflops = -1;         // < 0: not counted
 };
 
@@ -55,6 +56,7 @@ Row describe(const std::string& arch, bool count_gflops) {
   model->eval();
   fastpath::FastPathOptions options;  // fp32 on the CPU, the default run
   row.fast_path_gap = fastpath::unsupported_reason(*model, options);
+  row.fast_path_form = fastpath::fast_path_form(*model, options);
   if (count_gflops) {
     // The weights are uninitialised: no denormal may slow the count down.
     const bool was_flushing = at::globalContext().setFlushDenormal(true);
@@ -85,7 +87,8 @@ nlohmann::json to_json(const Row& row) {
             {"std", p.std}}},
           {"pretrained_file", row.spec->pretrained_file},
           {"fast_path", row.fast_path_gap.empty()},
-          {"fast_path_gap", row.fast_path_gap}};
+          {"fast_path_gap", row.fast_path_gap},
+          {"fast_path_form", row.fast_path_form}};
 }
 
 nlohmann::json to_json_with_gflops(const Row& row) {
@@ -131,7 +134,8 @@ CommandRunner add_models_command(CLI::App& app) {
         g << std::fixed << std::setprecision(2) << row.gflops;
         std::cout << std::right << std::setw(8) << g.str() << "  " << std::left;
       }
-      std::cout << (row.fast_path_gap.empty() ? "yes" : "no (" + row.fast_path_gap + ")")
+      std::cout << (row.fast_path_gap.empty() ? row.fast_path_form
+                                              : "no (" + row.fast_path_gap + ")")
                 << "\n";
     }
     std::cout << rows.size() << " architectures" << std::endl;

@@ -137,8 +137,9 @@ Engine::Engine(const EngineOptions& options) : device_(options.device), amp_(opt
     native->eval();
     fastpath::FastPathOptions fast{fastpath::kernels_from_env(), amp_, device_,
                                    fastpath::winograd_from_env(), fastpath::max_batch_from_env()};
-    if (auto fast_model = fastpath::build(*native, fast)) {
-      spdlog::info("engine: fast path ({} kernels)", fastpath::to_string(fast.kernels));
+    const std::string form = fastpath::fast_path_form(*native, fast);
+    if (auto fast_model = fastpath::build(native, fast)) {
+      spdlog::info("engine: fast path: {}", form);
       native = std::move(fast_model);
     } else {
       spdlog::info("engine: no fast path: {}", fastpath::unsupported_reason(*native, fast));

@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "fastpath/folded_resnet.h"
+#include "fastpath/graph_model.h"
 #include "fastpath/onednn_resnet.h"
 #include "fastpath/torch_resnet.h"
 #include "models/resnet.h"
@@ -13,11 +14,19 @@ namespace ptinfer::fastpath {
 Kernels parse_kernels(const std::string& text, const std::string& source) {
   if (text == "onednn") return Kernels::kOneDnn;
   if (text == "torch") return Kernels::kTorch;
+  if (text == "graph") return Kernels::kGraph;
   throw Error(ErrorKind::kInvalidArgument,
-              source + " must be 'onednn' or 'torch', got '" + text + "'");
+              source + " must be 'onednn', 'torch' or 'graph', got '" + text + "'");
 }
 
-std::string to_string(Kernels kernels) { return kernels == Kernels::kOneDnn ? "onednn" : "torch"; }
+std::string to_string(Kernels kernels) {
+  switch (kernels) {
+    case Kernels::kOneDnn: return "onednn";
+    case Kernels::kTorch: return "torch";
+    case Kernels::kGraph: return "graph";
+  }
+  return "?";
+}
 
 Kernels kernels_from_env() {
   const char* v = std::getenv("PTINFER_FAST_PATH_KERNELS");
@@ -46,21 +55,40 @@ int64_t max_batch_from_env() {
   return std::stoll(text);
 }
 
+namespace {
+
+bool takes_resnet_runner(const models::ImageClassifier& model, const FastPathOptions& options) {
+  return options.kernels != Kernels::kGraph &&
+         dynamic_cast<const models::ResNet*>(&model) != nullptr;
+}
+
+}  // namespace
+
 std::string unsupported_reason(const models::ImageClassifier& model,
                                const FastPathOptions& options) {
-  if (dynamic_cast<const models::ResNet*>(&model) == nullptr) return "not a ResNet-family model";
   if (!options.device.is_cpu()) return "device " + options.device.str() + " is not the CPU";
   if (options.amp.level == amp::OptLevel::kO1) return "--amp O1 (autocast) keeps the plain module";
   if (options.amp.level != amp::OptLevel::kO0 && options.amp.dtype != amp::LowDtype::kBFloat16) {
     return "fp16 has no CPU kernels";
   }
+  if (options.amp.level != amp::OptLevel::kO0 && !takes_resnet_runner(model, options)) {
+    return "bf16 (--amp " + amp::to_string(options.amp.level) +
+           ") runs only in the ResNet runner yet";
+  }
   return "";
 }
 
-std::shared_ptr<models::ImageClassifier> build(const models::ImageClassifier& model,
+std::string fast_path_form(const models::ImageClassifier& model, const FastPathOptions& options) {
+  if (!unsupported_reason(model, options).empty()) return "";
+  if (!takes_resnet_runner(model, options)) return "graph";
+  return "resnet runner (" + to_string(options.kernels) + ")";
+}
+
+std::shared_ptr<models::ImageClassifier> build(std::shared_ptr<models::ImageClassifier> model,
                                                const FastPathOptions& options) {
-  if (!unsupported_reason(model, options).empty()) return nullptr;
-  FoldedResNet folded = fold_resnet(dynamic_cast<const models::ResNet&>(model));
+  if (!unsupported_reason(*model, options).empty()) return nullptr;
+  if (!takes_resnet_runner(*model, options)) return std::make_shared<GraphModel>(std::move(model));
+  FoldedResNet folded = fold_resnet(dynamic_cast<const models::ResNet&>(*model));
   const torch::ScalarType dtype = options.amp.level == amp::OptLevel::kO0
                                       ? torch::kFloat32
                                       : amp::scalar_type(options.amp.dtype);

@@ -22,6 +22,7 @@
 #include "common/error.h"
 #include "engine/engine.h"
 #include "fastpath/folded_resnet.h"
+#include "fastpath/graph_model.h"
 #include "fastpath/onednn_resnet.h"
 #include "models/model_test_fixtures.h"
 #include "models/registry.h"
@@ -38,23 +39,7 @@ fs::path fixture_dir(const std::string& name) { return testing::model_fixture_di
 using testing::read_json;
 using testing::read_raw;
 
-// The registry model of `arch` with make_model_fixtures.py's weights, in eval mode.
-std::shared_ptr<models::ImageClassifier> fixture_model(const std::string& arch) {
-  const fs::path dir = fixture_dir("models");
-  const json index = read_json(dir / (arch + ".json"));
-  auto model = models::create_model(arch, index.at("num_classes").get<int64_t>());
-  std::map<std::string, torch::Tensor> slots;
-  for (const auto& p : model->named_parameters()) slots[p.key()] = p.value();
-  for (const auto& b : model->named_buffers()) slots[b.key()] = b.value();
-  torch::NoGradGuard no_grad;
-  const auto& entries = index.at("state_dict");
-  for (size_t i = 0; i < entries.size(); ++i) {
-    slots.at(entries[i].at("name").get<std::string>())
-        .copy_(testing::fixture_state_value(dir, index, i));
-  }
-  model->eval();
-  return model;
-}
+using testing::fixture_model;
 
 double rel_l2(const torch::Tensor& y, const torch::Tensor& ref) {
   const auto r = ref.to(torch::kFloat64);
@@ -98,7 +83,7 @@ std::shared_ptr<models::ImageClassifier> seeded_eval_model(const std::string& ar
 }
 
 // The fp32 oneDNN fast path of `model` (null if it has none).
-std::shared_ptr<OneDnnResNet> onednn_fp32(const models::ImageClassifier& model) {
+std::shared_ptr<OneDnnResNet> onednn_fp32(std::shared_ptr<models::ImageClassifier> model) {
   return std::dynamic_pointer_cast<OneDnnResNet>(build(model, fp32(Kernels::kOneDnn)));
 }
 
@@ -113,8 +98,8 @@ TEST_P(FastPathParity, Fp32LogitsMatchPlainModuleAndTorchvision) {
   const int64_t batch = index.at("batch").get<int64_t>();
   const int64_t classes = index.at("num_classes").get<int64_t>();
   auto plain = fixture_model(arch);
-  auto fast = build(*plain, fp32(Kernels::kOneDnn));
-  auto fast_torch = build(*plain, fp32(Kernels::kTorch));
+  auto fast = build(plain, fp32(Kernels::kOneDnn));
+  auto fast_torch = build(plain, fp32(Kernels::kTorch));
   ASSERT_TRUE(fast && fast_torch);
   const auto sizes = index.at("sizes").get<std::vector<int64_t>>();
   for (int64_t size : sizes) {
@@ -183,7 +168,7 @@ TEST(FastPathBf16, CloseToPlainO2Module) {
       o.amp.level = level;
       for (Kernels k : {Kernels::kOneDnn, Kernels::kTorch}) {
         o.kernels = k;
-        auto fast = build(*plain, o);
+        auto fast = build(plain, o);
         ASSERT_TRUE(fast);
         const torch::Tensor y = run(*fast, x.to(torch::kBFloat16));
         EXPECT_EQ(y.scalar_type(), torch::kBFloat16);
@@ -199,7 +184,7 @@ TEST(FastPathBf16, CloseToPlainO2Module) {
     const torch::Tensor y_plain = run(*low, x.to(torch::kBFloat16));
     FastPathOptions o;
     o.amp = o2;
-    const torch::Tensor y_fast = run(*build(*plain, o), x.to(torch::kBFloat16));
+    const torch::Tensor y_fast = run(*build(plain, o), x.to(torch::kBFloat16));
     const double d = rel_l2(y_fast, y_plain);
     std::cout << arch << " O2: relL2 fast bf16 / plain bf16 " << d << ", plain bf16 / fp32 "
               << rel_l2(y_plain, y32) << "\n";
@@ -243,15 +228,22 @@ TEST(FastPath, UnsupportedCasesKeepThePlainModule) {
   EXPECT_EQ(unsupported_reason(*model, o), "");
   o.amp.level = amp::OptLevel::kO1;
   EXPECT_NE(unsupported_reason(*model, o), "");
-  EXPECT_EQ(build(*model, o), nullptr);
+  EXPECT_EQ(build(model, o), nullptr);
   o.amp.level = amp::OptLevel::kO2;
   o.amp.dtype = amp::LowDtype::kFloat16;
-  EXPECT_EQ(build(*model, o), nullptr);
-  struct NotAResNet : models::ImageClassifier {
-    torch::Tensor forward(torch::Tensor x) override { return x; }
-  } other;
-  EXPECT_NE(unsupported_reason(other, FastPathOptions{}), "");
-  EXPECT_EQ(build(other, FastPathOptions{}), nullptr);
+  EXPECT_EQ(build(model, o), nullptr);
+  // Any other model takes the general graph in fp32, and keeps the plain module in bf16.
+  auto other = models::create_model("squeezenet1_1", 10, models::Init::kSkip);
+  EXPECT_EQ(fast_path_form(*other, FastPathOptions{}), "graph");
+  EXPECT_NE(std::dynamic_pointer_cast<GraphModel>(build(other, FastPathOptions{})), nullptr);
+  FastPathOptions bf16;
+  bf16.amp.level = amp::OptLevel::kO2;
+  EXPECT_NE(unsupported_reason(*other, bf16), "");
+  EXPECT_EQ(build(other, bf16), nullptr);
+  EXPECT_EQ(fast_path_form(*model, bf16), "resnet runner (onednn)");
+  bf16.kernels = Kernels::kGraph;
+  EXPECT_EQ(build(model, bf16), nullptr);  // the graph has no bf16 yet
+  EXPECT_EQ(fast_path_form(*model, FastPathOptions{Kernels::kGraph}), "graph");
 }
 
 TEST(FastPath, KernelNamesAndEnvironmentVariable) {
@@ -319,10 +311,10 @@ TEST(OneDnnResNet, MaxBatchRunsSlices) {
   auto model = seeded_eval_model("resnet18");
   FastPathOptions sliced_options = fp32(Kernels::kOneDnn);
   sliced_options.max_batch = 4;
-  auto sliced = std::dynamic_pointer_cast<OneDnnResNet>(build(*model, sliced_options));
+  auto sliced = std::dynamic_pointer_cast<OneDnnResNet>(build(model, sliced_options));
   FastPathOptions whole_options = fp32(Kernels::kOneDnn);
   whole_options.max_batch = 0;
-  auto whole = std::dynamic_pointer_cast<OneDnnResNet>(build(*model, whole_options));
+  auto whole = std::dynamic_pointer_cast<OneDnnResNet>(build(model, whole_options));
   ASSERT_TRUE(sliced && whole);
   const torch::Tensor x = torch::randn({10, 3, 24, 24});
   const torch::Tensor y = run(*sliced, x);
@@ -348,8 +340,8 @@ TEST(OneDnnResNet, WinogradOffAndOnAgree) {
   auto model = seeded_eval_model("resnet50");
   FastPathOptions direct = fp32(Kernels::kOneDnn);
   direct.winograd = false;
-  auto off = build(*model, direct);
-  auto on = build(*model, fp32(Kernels::kOneDnn));
+  auto off = build(model, direct);
+  auto on = build(model, fp32(Kernels::kOneDnn));
   // 64x64: Winograd in layers 1 and 2 (F(2x2, 3x3) on layer2's 8x8 outputs); 2x128x112: layers 1
   // and 2 (layer3's 8x7 outputs would take F(4x4) tiles: direct); 45x37: nowhere.
   for (const auto& shape :
@@ -379,7 +371,7 @@ TEST(OneDnnResNet, WinogradTilesByOutputSize) {
   for (const Case& c :
        std::vector<Case>{{1, 224, 13u, 6u, 2u}, {4, 224, 11u, 6u, 0u}, {1, 448, 13u, 11u, 0u}}) {
     const std::string what = std::to_string(c.batch) + "x" + std::to_string(c.side);
-    auto fast = onednn_fp32(*model);
+    auto fast = onednn_fp32(model);
     ASSERT_TRUE(fast);
     const torch::Tensor x = torch::randn({c.batch, 3, c.side, c.side});
     const torch::Tensor y = run(*fast, x);
@@ -408,7 +400,7 @@ TEST(OneDnnResNet, WinogradTilesByOutputSize) {
 TEST(OneDnnResNet, BlockedLayoutOnlyForBottlenecksWithoutGroups) {
   const bool avx512 = dnnl::get_effective_cpu_isa() >= dnnl::cpu_isa::avx512_core;
   auto resnet50 = seeded_eval_model("resnet50");
-  auto fast = onednn_fp32(*resnet50);
+  auto fast = onednn_fp32(resnet50);
   ASSERT_TRUE(fast);
   // 64x64: layer1's three 3x3 convolutions (16x16 outputs) go through Winograd.
   const torch::Tensor x = torch::randn({2, 3, 64, 64});
@@ -437,7 +429,7 @@ TEST(OneDnnResNet, BlockedLayoutOnlyForBottlenecksWithoutGroups) {
     model->eval();
     for (const FastPathOptions& options : {fp32(Kernels::kOneDnn), bf16}) {
       const std::string what = arch + (options.amp.level == amp::OptLevel::kO2 ? " bf16" : "");
-      auto other = std::dynamic_pointer_cast<OneDnnResNet>(build(*model, options));
+      auto other = std::dynamic_pointer_cast<OneDnnResNet>(build(model, options));
       ASSERT_TRUE(other) << what;
       try {
         run(*other, x);
@@ -458,7 +450,7 @@ TEST(OneDnnResNet, BlockedLayoutOnlyForBottlenecksWithoutGroups) {
 TEST(FastPath, RejectsBadInputs) {
   auto model = seeded_eval_model("resnet18");
   for (Kernels k : {Kernels::kOneDnn, Kernels::kTorch}) {
-    auto fast = build(*model, fp32(k));
+    auto fast = build(model, fp32(k));
     try {
       run(*fast, torch::zeros({1, 1, 32, 32}));
       FAIL() << "a 1-channel input was accepted";
@@ -474,11 +466,11 @@ TEST(FastPath, RejectsBadInputs) {
 // Odd and tiny shapes, non-contiguous inputs, and the plan cache's bound and reuse.
 TEST(OneDnnResNet, ShapesLayoutsAndPlanCache) {
   auto model = seeded_eval_model("resnet18");
-  auto fast = onednn_fp32(*model);
+  auto fast = onednn_fp32(model);
   ASSERT_TRUE(fast);
   FastPathOptions direct = fp32(Kernels::kOneDnn);
   direct.winograd = false;
-  auto no_winograd = std::dynamic_pointer_cast<OneDnnResNet>(build(*model, direct));
+  auto no_winograd = std::dynamic_pointer_cast<OneDnnResNet>(build(model, direct));
   ASSERT_TRUE(no_winograd);
   // resnet18: the stem, 8 blocks of 2 convs, 3 downsamples. After the first plan the fp32
   // weights stay only where Winograd's copy is the only one; later plans read the packed ones.
@@ -512,7 +504,7 @@ TEST(OneDnnResNet, ShapesLayoutsAndPlanCache) {
 // the same logits; what a later plan (a new shape) packs moves before the forward after it.
 TEST(OneDnnResNet, WeightsMoveToHugePagesAfterTheFirstForward) {
   auto model = seeded_eval_model("resnet50");
-  auto fast = onednn_fp32(*model);
+  auto fast = onednn_fp32(model);
   ASSERT_TRUE(fast);
   const torch::Tensor x = torch::randn({1, 3, 64, 64});
   const torch::Tensor first = run(*fast, x);
@@ -534,11 +526,11 @@ TEST(OneDnnResNet, WeightsMoveToHugePagesAfterTheFirstForward) {
 // oneDNN is loaded once: our calls and LibTorch's go to the same libdnnl.so.2.
 TEST(OneDnnResNet, OneOneDnnLibraryInTheProcess) {
   auto model = seeded_eval_model("resnet18");
-  auto fast = build(*model, fp32(Kernels::kOneDnn));
+  auto fast = build(model, fp32(Kernels::kOneDnn));
   const torch::Tensor x =
       torch::randn({1, 3, 32, 32}).contiguous(torch::MemoryFormat::ChannelsLast);
   run(*fast, x);
-  run(*build(*model, fp32(Kernels::kTorch)), x);  // LibTorch's oneDNN convolution
+  run(*build(model, fp32(Kernels::kTorch)), x);  // LibTorch's oneDNN convolution
   std::ifstream maps("/proc/self/maps");
   std::set<std::string> paths;
   for (std::string line; std::getline(maps, line);) {

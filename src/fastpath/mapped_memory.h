@@ -3,7 +3,7 @@
 //
 // Why huge pages: at small batches every forward streams all of a model's packed weights
 // (resnet50: about 100 MB fp32, more with Winograd's copies) through the TLB; with 2 MiB pages
-// resnet50 ran about 3% faster at batch 1 (docs/performance.md). Faulting huge pages in costs
+// resnet50 ran about 3% faster at batch 1 (docs/perf-log.md). Faulting huge pages in costs
 // more than small ones on the machine we measured (a VM), so OneDnnResNet moves its weights
 // into them only after the first forward (onednn_resnet.h).
 #pragma once

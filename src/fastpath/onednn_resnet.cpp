@@ -27,7 +27,7 @@ using tag = memory::format_tag;
 // - at least kWinogradLargeTileMinSide (ResNet's layer1 and layer2 at 224x224): F(4x4, 3x3)
 //   (`jit_wino_4x3`) wherever oneDNN has it. At batches 1 and 2 oneDNN's own first pick for 56x56
 //   outputs is F(2x2, 3x3); F(4x4) ran those convolutions 24% faster at batch 2 and ~5% at batch
-//   1 (docs/performance.md).
+//   1 (docs/perf-log.md).
 // - from kWinogradAnyTileMinSide: whichever tiles oneDNN picks (at 14x14, batch 1: F(2x2),
 //   measured as fast as F(4x4)).
 // - from kWinogradSmallTileMinSide (ResNet's layer4 at 224x224: 7x7): only with F(2x2)
@@ -350,7 +350,7 @@ struct OneDnnResNet::Impl {
     // nChw16c (c a multiple of 16, prefers_blocked_layout) hold the same bytes in that order.
     // Two dims, not four: oneDNN then runs the fc on brgemm instead of its gemm, whose first
     // call generates kernels for ~30 ms more (the first prediction waits for it) and whose bf16
-    // fc took 0.137 against 0.078 ms at batch 8 (docs/performance.md).
+    // fc took 0.137 against 0.078 ms at batch 8 (docs/perf-log.md).
     const memory::desc pooled({d[0], d[1]}, dt, tag::nc);
     const memory::desc w_any({fc.out_channels, fc.in_per_group}, dt, tag::any);
     const memory::desc logits({d[0], fc.out_channels}, dt, tag::nc);
@@ -447,7 +447,7 @@ struct OneDnnResNet::Impl {
   // convolutions, every channel count after the stem a multiple of 16, on an AVX-512 CPU. There
   // oneDNN's jit 1x1 and Winograd kernels read that layout natively (no reorders around
   // Winograd): resnet50 fp32 ran 3-14% faster than in channels_last at batch 1 and 6-10% at 32,
-  // bf16 0-5% at both (docs/performance.md). Measured otherwise: no gain for basic-block
+  // bf16 0-5% at both (docs/perf-log.md). Measured otherwise: no gain for basic-block
   // networks (resnet18/34), and grouped 3x3 convolutions (ResNeXt) have only the reference
   // kernel there.
   bool prefers_blocked_layout() {

@@ -18,7 +18,7 @@
 // Packed weights start in small pages; each forward first moves those packed by earlier forwards
 // into one region of transparent huge pages (mapped_memory.h): the first prediction does not
 // wait for the slower huge-page faults, later forwards stream their weights through fewer TLB
-// entries (resnet50 batch 1: about 3% faster, docs/performance.md).
+// entries (resnet50 batch 1: about 3% faster, docs/perf-log.md).
 //
 // The oneDNN used is the system's libdnnl.so.2, the same library Debian's LibTorch links, so
 // one copy is loaded (fast_path_test checks it). Threads: oneDNN runs on OpenMP like LibTorch and

@@ -15,8 +15,8 @@ std::vector<int64_t> sizes_of(const torch::jit::Node* node, const torch::jit::Va
   const auto type = value->type()->cast<c10::TensorType>();
   const auto sizes = type ? type->sizes().concrete_sizes() : c10::nullopt;
   if (!sizes) {
-    throw Error(ErrorKind::kInternal, std::string("forward trace: no shape recorded for ") +
-                                          node->kind().toQualString());
+    throw Error(ErrorKind::kInternal,
+                std::string("forward trace: no shape recorded for ") + node->kind().toQualString());
   }
   return *sizes;
 }
@@ -67,7 +67,7 @@ class NoParameterGrad {
 
 }  // namespace
 
-ForwardTrace trace_forward(ImageClassifier& model, const at::Tensor& input) {
+std::shared_ptr<torch::jit::Graph> trace_graph(ImageClassifier& model, const at::Tensor& input) {
   torch::NoGradGuard no_grad;
   NoParameterGrad parameters(model);
   auto traced = torch::jit::tracer::trace(
@@ -77,8 +77,13 @@ ForwardTrace trace_forward(ImageClassifier& model, const at::Tensor& input) {
       },
       [](const torch::autograd::Variable&) { return std::string(); }, /*strict=*/false,
       /*force_outplace=*/false);
+  return traced.first->graph;
+}
+
+ForwardTrace trace_forward(ImageClassifier& model, const at::Tensor& input) {
+  const std::shared_ptr<torch::jit::Graph> graph = trace_graph(model, input);
   ForwardTrace trace;
-  for (const torch::jit::Node* node : traced.first->graph->nodes()) {
+  for (const torch::jit::Node* node : graph->nodes()) {
     if (node->kind() != c10::prim::Constant) ++trace.node_kinds[node->kind().toQualString()];
     trace.multiply_adds += multiply_adds(node);
   }

@@ -8,9 +8,14 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "models/classifier.h"
+
+namespace torch::jit {
+struct Graph;
+}
 
 namespace ptinfer::models {
 
@@ -27,5 +32,11 @@ struct ForwardTrace {
 // them as constants) and back on after. Throws Error(kInternal) naming the node when the
 // record lacks a shape it needs; errors of the forward itself propagate.
 ForwardTrace trace_forward(ImageClassifier& model, const at::Tensor& input);
+
+// The tracer's record itself, as trace_forward takes it: one graph input (the image batch), one
+// output (the logits); parameters and buffers are prim::Constant tensors (the model's own
+// tensors, not copies); every size the forward derived from its input is a constant too, so the
+// record holds for this input shape only.
+std::shared_ptr<torch::jit::Graph> trace_graph(ImageClassifier& model, const at::Tensor& input);
 
 }  // namespace ptinfer::models

@@ -13,8 +13,12 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "models/registry.h"
 
 namespace ptinfer::testing {
 
@@ -113,6 +117,29 @@ inline torch::Tensor fixture_state_value(const std::filesystem::path& dir,
   }
   return generated_parameter(static_cast<int64_t>(ordinal), e.at("name").get<std::string>(),
                              shape);
+}
+
+// The registry model of `arch` with the weights of its make_model_fixtures.py index
+// ($PTINFER_FIXTURE_DIR/models/<arch>.json), in eval mode.
+inline std::shared_ptr<models::ImageClassifier> fixture_model(const std::string& arch) {
+  const std::filesystem::path dir = model_fixture_dir("models");
+  const nlohmann::json index = read_json(dir / (arch + ".json"));
+  auto model = models::create_model(arch, index.at("num_classes").get<int64_t>(),
+                                    models::Init::kSkip);
+  std::map<std::string, torch::Tensor> slots;
+  for (const auto& p : model->named_parameters()) slots[p.key()] = p.value();
+  for (const auto& b : model->named_buffers()) slots[b.key()] = b.value();
+  torch::NoGradGuard no_grad;
+  const auto& entries = index.at("state_dict");
+  if (entries.size() != slots.size()) {  // every slot written: kSkip leaves them uninitialised
+    throw std::runtime_error(arch + ": the fixture has " + std::to_string(entries.size()) +
+                             " state-dict entries, the model " + std::to_string(slots.size()));
+  }
+  for (size_t i = 0; i < entries.size(); ++i) {
+    slots.at(entries[i].at("name").get<std::string>()).copy_(fixture_state_value(dir, index, i));
+  }
+  model->eval();
+  return model;
 }
 
 }  // namespace ptinfer::testing
