@@ -54,7 +54,8 @@ struct Graph {
 };
 
 // Whether a node of this kind writes into one of its inputs (aten::relu_, aten::add_, ...):
-// such a node is never removed or moved by a pass, and never run at build time.
+// such a node is never removed by a pass, and run at build time only on constants that are not
+// the model's own tensors (fold_constants).
 bool is_in_place(c10::Symbol kind);
 
 // The graph of a traced forward (models::trace_graph): prim::Constant nodes become constants,
