@@ -249,6 +249,8 @@ TEST(FastPath, UnsupportedCasesKeepThePlainModule) {
 TEST(FastPath, KernelNamesAndEnvironmentVariable) {
   EXPECT_EQ(parse_kernels("onednn", "x"), Kernels::kOneDnn);
   EXPECT_EQ(parse_kernels("torch", "x"), Kernels::kTorch);
+  EXPECT_EQ(parse_kernels("graph", "x"), Kernels::kGraph);
+  EXPECT_EQ(to_string(Kernels::kGraph), "graph");
   try {
     parse_kernels("mkl", "PTINFER_FAST_PATH_KERNELS");
     FAIL() << "accepted 'mkl'";
