@@ -243,7 +243,9 @@ TEST(FastPath, UnsupportedCasesKeepThePlainModule) {
   EXPECT_EQ(fast_path_form(*model, bf16), "resnet runner (onednn)");
   bf16.kernels = Kernels::kGraph;
   EXPECT_EQ(build(model, bf16), nullptr);  // the graph has no bf16 yet
-  EXPECT_EQ(fast_path_form(*model, FastPathOptions{Kernels::kGraph}), "graph");
+  FastPathOptions graph_kernels;
+  graph_kernels.kernels = Kernels::kGraph;
+  EXPECT_EQ(fast_path_form(*model, graph_kernels), "graph");
 }
 
 TEST(FastPath, KernelNamesAndEnvironmentVariable) {
