@@ -149,7 +149,8 @@ Engine::Engine(const EngineOptions& options) : device_(options.device), amp_(opt
   model_ = wrap_native(std::move(native));
   model_->to_device_eval(device_);
   model_->apply_policy(amp_);
-  // With the fast path, the eager module and its weights are garbage now.
+  // With the ResNet runner the eager module and its weights are garbage now (the general graph
+  // keeps the module, to trace the shapes it has not seen).
   release_free_memory();
   spdlog::info("engine: {} ({} classes) on {} from {}, amp {} ({})", options.arch, num_classes,
                device_.str(), info_.weights, amp::to_string(amp_.level),
