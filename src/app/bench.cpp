@@ -10,6 +10,7 @@
 
 #include "app/process_stats.h"
 #include "common/error.h"
+#include "fastpath/graph/profile.h"
 #include "metrics/meters.h"
 
 namespace ptinfer::app {
@@ -28,6 +29,26 @@ void check(const BenchOptions& o) {
   if (o.warmup < 0) throw Error(ErrorKind::kInvalidArgument, "--warmup must be >= 0");
   if (o.image_size < 1) throw Error(ErrorKind::kInvalidArgument, "--crop-size must be >= 1");
   if (!(o.seconds >= 0)) throw Error(ErrorKind::kInvalidArgument, "--seconds must be >= 0");
+}
+
+// The time per node kind of one batch size's timed calls, against their wall time.
+void print_profile(const BenchRow& row, double wall_seconds, std::ostream& out) {
+  if (row.profile.empty()) {
+    out << "  profile: no graph ran (the plain module, or the ResNet runner)" << std::endl;
+    return;
+  }
+  double graph_seconds = 0;
+  for (const auto& t : row.profile) graph_seconds += t.seconds;
+  out << "  profile, batch " << row.batch_size << " (ms per call, share of the graph's time):"
+      << std::endl;
+  for (const auto& t : row.profile) {
+    out << "    " << metrics::format_fixed(1000.0 * t.seconds / row.calls, 8, 2) << " ms "
+        << metrics::format_fixed(100.0 * t.seconds / graph_seconds, 5, 1) << "%  "
+        << t.kind << " x" << t.calls / row.calls << std::endl;
+  }
+  out << "    graph " << metrics::format_fixed(1000.0 * graph_seconds / row.calls, 0, 2)
+      << " ms of " << metrics::format_fixed(1000.0 * wall_seconds / row.calls, 0, 2)
+      << " ms per call" << std::endl;
 }
 
 }  // namespace
@@ -58,6 +79,8 @@ BenchResult run_bench(const BenchOptions& options, std::ostream& out) {
       }
     }
     std::vector<double> latencies_ms;
+    fastpath::graph::reset_node_times();
+    fastpath::graph::set_profiling(options.profile);
     Clock::time_point start = Clock::now();
     double elapsed = 0;
     while (static_cast<int>(latencies_ms.size()) < options.iters || elapsed < options.seconds) {
@@ -66,6 +89,7 @@ BenchResult run_bench(const BenchOptions& options, std::ostream& out) {
       latencies_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t).count());
       elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     }
+    fastpath::graph::set_profiling(false);
     BenchRow row;
     row.batch_size = batch_size;
     row.calls = static_cast<int>(latencies_ms.size());
@@ -83,6 +107,10 @@ BenchResult run_bench(const BenchOptions& options, std::ostream& out) {
         << metrics::format_fixed(row.p90_ms, 0, 1) << " ms, p99 "
         << metrics::format_fixed(row.p99_ms, 0, 1) << " ms (" << row.calls << " calls)"
         << std::endl;
+    if (options.profile) {
+      row.profile = fastpath::graph::node_times();
+      print_profile(row, total_ms / 1000.0, out);
+    }
     result.rows.push_back(row);
   }
   result.peak_rss_mib = peak_rss_mib();
@@ -107,6 +135,14 @@ BenchResult run_bench(const BenchOptions& options, std::ostream& out) {
                            {"p50_ms", r.p50_ms},
                            {"p90_ms", r.p90_ms},
                            {"p99_ms", r.p99_ms}});
+      if (options.profile) {
+        nlohmann::json& row = j["rows"].back();
+        row["profile"] = nlohmann::json::array();
+        for (const auto& t : r.profile) {
+          row["profile"].push_back(
+              {{"kind", t.kind}, {"calls", t.calls}, {"seconds", t.seconds}});
+        }
+      }
     }
     std::ofstream json(options.json_path);
     json << j.dump(2) << "\n";

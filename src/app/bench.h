@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "fastpath/graph/profile.h"
 
 namespace ptinfer::app {
 
@@ -18,6 +19,8 @@ struct BenchOptions {
   int iters = 10;                          // timed calls per batch size (>= 1)
   double seconds = 0;                      // > 0: keep timing until this long has passed too
   std::string json_path;                   // --json FILE
+  bool profile = false;  // --profile: time per node kind of the general graph's timed calls,
+                         // printed after each batch size and in the JSON ("profile")
 };
 
 struct BenchRow {
@@ -25,6 +28,7 @@ struct BenchRow {
   int calls = 0;
   double images_per_second = 0;
   double mean_ms = 0, p50_ms = 0, p90_ms = 0, p99_ms = 0;  // latency of one call
+  std::vector<fastpath::graph::NodeTime> profile;  // with --profile, over the timed calls
 };
 
 struct BenchResult {

@@ -15,6 +15,7 @@ struct BenchFlags {
   int iters = 10;
   double seconds = 0;
   std::string json_path;
+  bool profile = false;
 };
 
 }  // namespace
@@ -34,6 +35,9 @@ CommandRunner add_bench_command(CLI::App& app) {
   cmd->add_option("--iters", flags->iters, "timed calls per batch size")->capture_default_str();
   cmd->add_option("--seconds", flags->seconds, "time each batch size for at least this long");
   cmd->add_option("--json", flags->json_path, "write the results as JSON");
+  cmd->add_flag("--profile", flags->profile,
+                "print the time per node kind of the fast path's graph (oneDNN kernels with "
+                "their implementation; the other kinds run LibTorch's kernels)");
 
   return [cmd, flags](const runtime::RuntimeConfig& config) -> int {
     if (!cmd->parsed()) return -1;
@@ -47,6 +51,7 @@ CommandRunner add_bench_command(CLI::App& app) {
     o.iters = flags->iters;
     o.seconds = flags->seconds;
     o.json_path = flags->json_path;
+    o.profile = flags->profile;
     app::run_bench(o, std::cout);
     return 0;
   };

@@ -11,10 +11,11 @@
 
 namespace ptinfer::fastpath {
 
-GraphModel::GraphModel(std::shared_ptr<models::ImageClassifier> model)
+GraphModel::GraphModel(std::shared_ptr<models::ImageClassifier> model, bool onednn_kernels)
     : model_(std::move(model)),
       dtype_(model_->parameters().empty() ? torch::kFloat32
                                           : model_->parameters().front().scalar_type()),
+      onednn_kernels_(onednn_kernels),
       memo_(std::make_unique<graph::FoldMemo>()) {}
 
 GraphModel::~GraphModel() = default;
@@ -28,7 +29,7 @@ torch::Tensor GraphModel::forward(torch::Tensor x) {
     std::shared_ptr<graph::GraphRunner> plan;
     try {
       graph::Graph g = graph::from_trace(*models::trace_graph(*model_, x));
-      graph::optimize(g, memo_.get());
+      graph::optimize(g, memo_.get(), onednn_kernels_);
       plan = std::make_shared<graph::GraphRunner>(std::move(g));
     } catch (const Error& e) {
       if (e.kind() != ErrorKind::kUnsupported) throw;

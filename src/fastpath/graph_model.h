@@ -1,11 +1,12 @@
 // The general fast path: any model of the zoo (or any ImageClassifier) run as an optimized
 // graph of its dataflow (graph/graph.h), with no code per model. On the first forward of each
 // input shape the model's forward is traced (models::trace_graph), the passes run
-// (graph/passes.h: constants folded, BatchNorm folded into the convolutions, dead nodes removed)
-// and the graph is kept for that shape (up to kMaxShapes); later forwards of the shape run the
-// graph alone. Today every node runs LibTorch's own kernel (the oneDNN kernels of the ResNet
-// runner are the next step); a model whose record holds a node the graph cannot take runs its
-// plain forward for that shape, and says so once in the log.
+// (graph/passes.h: constants folded, BatchNorm folded into the convolutions, dead nodes removed,
+// fp32 convolutions and linear layers lowered to oneDNN kernels with post-ops fused) and the
+// graph is kept for that shape (up to kMaxShapes); later forwards of the shape run the graph
+// alone. The other nodes run LibTorch's own kernels inside the graph; a model whose record
+// holds a node the graph cannot take runs its plain forward for that shape, and says so once in
+// the log.
 #pragma once
 
 #include <torch/torch.h>
@@ -29,7 +30,10 @@ class GraphModel : public models::ImageClassifier {
  public:
   // `model`: eval mode, weights loaded (fp32 as the engine builds it; float64 in the tests).
   // Kept (shared) for the tracing of later shapes; its weights are not modified.
-  explicit GraphModel(std::shared_ptr<models::ImageClassifier> model);
+  // `onednn_kernels`: fp32 convolutions and linear layers run oneDNN kernels with their
+  // activations and residual adds fused (graph::lower_to_onednn); false keeps LibTorch's
+  // kernels for every node (the tests' reference for the lowering).
+  explicit GraphModel(std::shared_ptr<models::ImageClassifier> model, bool onednn_kernels = true);
   ~GraphModel() override;
 
   // x: [N, 3, H, W] in any float dtype -> logits [N, num_classes] in the dtype of the model's
@@ -48,6 +52,7 @@ class GraphModel : public models::ImageClassifier {
  private:
   std::shared_ptr<models::ImageClassifier> model_;
   torch::ScalarType dtype_;
+  bool onednn_kernels_;
   std::unique_ptr<graph::FoldMemo> memo_;
   std::map<std::vector<int64_t>, std::shared_ptr<graph::GraphRunner>> plans_;  // null: plain
   std::vector<std::vector<int64_t>> order_;  // plans_'s keys, oldest first

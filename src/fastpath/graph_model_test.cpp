@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <iostream>
 #include <memory>
 
@@ -27,15 +28,15 @@ TEST(GraphModel, EachShapeGetsItsGraphAndTheNumbersOfThePlainForward) {
     for (int64_t side = 8; side < 8 + static_cast<int64_t>(GraphModel::kMaxShapes) + 2; ++side) {
       const torch::Tensor x = torch::randn({1 + side % 3, 3, side, side});
       const torch::Tensor y = fast.forward(x);
-      EXPECT_LE(rel_l2(y, model->forward(x)), 1e-6) << side;
+      EXPECT_LE(rel_l2(y, model->forward(x)), 1e-5) << side;
       EXPECT_EQ(fast.node_kinds().count("aten::batch_norm"), 0u) << side;  // folded
-      EXPECT_EQ(fast.node_kinds().at("aten::_convolution"), 2) << side;
+      EXPECT_EQ(fast.node_kinds().at("onednn::convolution"), 2) << side;    // lowered
     }
   }
   // Other float dtypes are taken as float32.
   const torch::Tensor x = torch::randn({2, 3, 8, 8});
   EXPECT_EQ(fast.forward(x.to(torch::kFloat64)).scalar_type(), torch::kFloat32);
-  EXPECT_LE(rel_l2(fast.forward(x.to(torch::kFloat64)), model->forward(x)), 1e-6);
+  EXPECT_LE(rel_l2(fast.forward(x.to(torch::kFloat64)), model->forward(x)), 1e-5);
 }
 
 TEST(GraphModel, LeavesTheModelsWeightsAsTheyWere) {
@@ -76,10 +77,14 @@ TEST(GraphModel, AShapeWhoseGraphCannotBeBuiltRunsThePlainForward) {
 // (make_model_fixtures.py). In float64 against the plain forward, within 1e-6: what the passes
 // change in the numbers is then the rounding of double arithmetic (amplified to 3e-8 by
 // efficientnet_b5's fixture, below 1e-12 for most), and a wrong rewrite shows.
-// In fp32 against torchvision's logits the relative L2 is printed, not asserted: several
-// fixtures amplify any rounding change by ~1e6 (efficientnet_b5's logits move by 0.79 when the
-// input moves by 1e-7), so fp32 parity at 1e-4 needs better-conditioned
-// fixtures first. One ctest entry per family, filtered as the zoo's parity tests
+// fp32, with the oneDNN kernels: the same top-1 as torchvision's logits on every image of the
+// fixture, and on the first image a relative L2 to them within 1e-4, or within 4x of PyTorch's
+// own fp32 departure from float64 arithmetic on that image where that exceeds 2.5e-5 (the
+// fixture's conditioning: inception_v3's and the RegNet-Ys' random weights move their logits
+// by ~1e-4 for a 1e-7 change of the input; there PyTorch's fp32 is 5e-5 to 9e-5 from float64,
+// ours ~2x that, as two independent fp32 roundings are). float64, with LibTorch's kernels in
+// the graph (oneDNN has no float64): within 1e-6 of the plain forward, which checks the passes'
+// rewriting apart from rounding. One ctest entry per family, filtered as the zoo's parity tests
 // (src/fastpath/CMakeLists.txt).
 class GraphParity : public ::testing::TestWithParam<std::string> {};
 
@@ -96,16 +101,23 @@ TEST_P(GraphParity, SameLogitsAsThePlainForward) {
   const torch::Tensor ref =
       testing::read_raw(dir / in.at("logits").get<std::string>(), 0, logits_shape, torch::kFloat32);
   torch::NoGradGuard no_grad;
+  torch::Tensor y32;
   {
     GraphModel fast(model);
-    const torch::Tensor y = fast.forward(x);
-    ASSERT_EQ(y.sizes().vec(), logits_shape) << arch;
-    int64_t nodes = 0;
-    for (const auto& [kind, n] : fast.node_kinds()) nodes += n;
-    EXPECT_GT(nodes, 0) << arch << ": ran the plain forward";
+    y32 = fast.forward(x);
+    ASSERT_EQ(y32.sizes().vec(), logits_shape) << arch;
     const auto kinds = fast.node_kinds();
-    std::cout << arch << " fp32: relative L2 to torchvision " << rel_l2(y, ref) << ", " << nodes
-              << " nodes, " << (kinds.count("aten::batch_norm") ? kinds.at("aten::batch_norm") : 0)
+    int64_t nodes = 0, lowered = 0;
+    for (const auto& [kind, n] : kinds) {
+      nodes += n;
+      lowered += kind.rfind("onednn::", 0) == 0 ? n : 0;
+    }
+    EXPECT_GT(nodes, 0) << arch << ": ran the plain forward";
+    EXPECT_GT(lowered, 0) << arch << ": no node runs a oneDNN kernel";
+    EXPECT_TRUE(torch::equal(y32.argmax(1), ref.argmax(1))) << arch << ": top-1 differs";
+    std::cout << arch << " fp32: relative L2 to torchvision " << rel_l2(y32, ref) << ", "
+              << nodes << " nodes, " << lowered << " oneDNN, "
+              << (kinds.count("aten::batch_norm") ? kinds.at("aten::batch_norm") : 0)
               << " BatchNorms left\n";
   }
   // Module::to(dtype) would convert the integer buffers too (Swin's relative position index).
@@ -117,9 +129,17 @@ TEST_P(GraphParity, SameLogitsAsThePlainForward) {
   const torch::Tensor x64 = x.slice(0, 0, 1).to(torch::kFloat64);  // one image: double is slow
   const torch::Tensor y = fast.forward(x64);
   ASSERT_EQ(y.scalar_type(), torch::kFloat64);
-  const double rel = rel_l2(y, model->forward(x64));
-  std::cout << arch << " float64: relative L2 to the plain forward " << rel << "\n";
+  const torch::Tensor exact = model->forward(x64);
+  const double rel = rel_l2(y, exact);
   EXPECT_LE(rel, 1e-6) << arch;
+  const torch::Tensor ref0 = ref.slice(0, 0, 1).to(torch::kFloat64);
+  const double torch_fp32_error = rel_l2(ref0, exact);
+  const double ours = rel_l2(y32.slice(0, 0, 1).to(torch::kFloat64), ref0);
+  const double tolerance = std::max(1e-4, 4 * torch_fp32_error);
+  std::cout << arch << " first image: fp32 relative L2 to torchvision " << ours
+            << " (tolerance " << tolerance << "; torchvision fp32 to float64 " << torch_fp32_error
+            << "); float64 graph to the plain forward " << rel << "\n";
+  EXPECT_LE(ours, tolerance) << arch;
 }
 
 INSTANTIATE_TEST_SUITE_P(Zoo, GraphParity, ::testing::ValuesIn(models::model_names()),

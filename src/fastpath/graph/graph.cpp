@@ -10,13 +10,24 @@
 namespace ptinfer::fastpath::graph {
 
 ValueId Graph::add_constant(c10::IValue value) {
-  values.push_back(Value{std::move(value)});
+  Value v;
+  v.constant = std::move(value);
+  values.push_back(std::move(v));
   return static_cast<ValueId>(values.size() - 1);
 }
 
 ValueId Graph::add_value() {
-  values.push_back(Value{});
+  values.emplace_back();
   return static_cast<ValueId>(values.size() - 1);
+}
+
+std::vector<int64_t> Graph::sizes_of(ValueId id) const {
+  const Value& v = values.at(id);
+  if (v.constant && v.constant->isTensor()) {
+    const auto s = v.constant->toTensor().sizes();
+    return {s.begin(), s.end()};
+  }
+  return v.sizes;
 }
 
 std::vector<int32_t> Graph::use_counts() const {
@@ -43,6 +54,15 @@ bool is_in_place(c10::Symbol kind) {
 }
 
 namespace {
+
+// The sizes and dtype the trace recorded for a tensor value (complete types: the tracer saw the
+// tensors).
+void record_type(const torch::jit::Value* traced, Value& value) {
+  const auto type = traced->type()->cast<c10::TensorType>();
+  if (!type) return;
+  if (const auto sizes = type->sizes().concrete_sizes()) value.sizes = *sizes;
+  if (const auto dtype = type->scalarType()) value.dtype = *dtype;
+}
 
 // The prim nodes of a trace, which the interpreter runs as instructions of its own (they have
 // no registered operator): lists and tuples built and taken apart. nullopt for any other prim.
@@ -99,6 +119,7 @@ Graph from_trace(const torch::jit::Graph& traced) {
   Graph graph;
   std::unordered_map<const torch::jit::Value*, ValueId> ids;
   graph.input = graph.add_value();
+  record_type(traced.inputs()[0], graph.values[graph.input]);
   ids[traced.inputs()[0]] = graph.input;
   const auto id_of = [&](const torch::jit::Value* value) {
     auto it = ids.find(value);
@@ -129,6 +150,7 @@ Graph from_trace(const torch::jit::Graph& traced) {
     for (const torch::jit::Value* in : node->inputs()) converted.inputs.push_back(id_of(in));
     for (const torch::jit::Value* out : node->outputs()) {
       const ValueId id = graph.add_value();
+      record_type(out, graph.values[id]);
       ids[out] = id;
       converted.outputs.push_back(id);
     }

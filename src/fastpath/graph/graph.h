@@ -26,6 +26,10 @@ using ValueId = int32_t;
 
 struct Value {
   std::optional<c10::IValue> constant;  // set: known when the graph is built (weights, sizes)
+  // A tensor value's sizes and dtype as the trace recorded them (the graph holds for one input
+  // shape); empty / nullopt for other values and for values added by passes.
+  std::vector<int64_t> sizes;
+  std::optional<c10::ScalarType> dtype;
 };
 
 struct Node {
@@ -34,6 +38,8 @@ struct Node {
   std::vector<ValueId> outputs;
   // The kernel: pops inputs.size() values from the stack, pushes outputs.size() results.
   torch::jit::Operation run;
+  // Where a pass put a kernel of ours: the library's implementation ("brg:avx512_core", ...).
+  std::string implementation = {};
 };
 
 struct Graph {
@@ -45,6 +51,8 @@ struct Graph {
 
   ValueId add_constant(c10::IValue value);
   ValueId add_value();
+  // The sizes of a tensor value: the recorded ones, or a constant tensor's; empty if unknown.
+  std::vector<int64_t> sizes_of(ValueId id) const;
   bool is_constant(ValueId id) const { return values.at(id).constant.has_value(); }
   const c10::IValue& constant(ValueId id) const { return *values.at(id).constant; }
   // How many node inputs (and the graph output) read each value.

@@ -69,4 +69,45 @@ struct MixedNet : models::ImageClassifier {
   torch::Tensor table, index;
 };
 
+// Every activation of the zoo after a convolution (each a post-op candidate), residual adds of
+// both kinds (out of place, and in place onto the addend, whose value is read again after),
+// an addend read after the add, and a head of linear layers on 3-D tokens (aten::matmul and a
+// bias add in the trace) and on 2-D features (aten::addmm), with an attention-like product of
+// two activations.
+struct ActivationNet : models::ImageClassifier {
+  ActivationNet() {
+    torch::manual_seed(3);
+    for (int i = 0; i < 8; ++i) {
+      convs.push_back(register_module(
+          "conv" + std::to_string(i),
+          torch::nn::Conv2d(torch::nn::Conv2dOptions(8, 8, 3).padding(1).groups(i == 3 ? 8 : 1))));
+    }
+    stem = register_module("stem", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, 8, 3).stride(2)));
+    tokens = register_module("tokens", torch::nn::Linear(8, 16));
+    mlp = register_module("mlp", torch::nn::Linear(16, 16));
+    head = register_module("head", torch::nn::Linear(16, 5));
+    eval();
+  }
+  torch::Tensor forward(torch::Tensor x) override {
+    namespace F = torch::nn::functional;
+    x = stem(x);
+    x = torch::hardtanh(convs[0](x), 0.0, 6.0);                 // ReLU6
+    x = torch::hardswish(convs[1](x));
+    x = x * torch::hardsigmoid(convs[2](x));                    // squeeze-excitation-like
+    x = torch::silu(convs[3](x));                               // depthwise
+    x = F::gelu(convs[4](x), F::GELUFuncOptions().approximate("none")) + x;  // residual
+    torch::Tensor a = torch::sigmoid(convs[5](x));
+    torch::Tensor b = convs[6](a) + a;                          // a read again below
+    a.add_(convs[7](b));                                        // in place onto the addend
+    x = b + a;
+    torch::Tensor t = torch::relu(tokens(x.flatten(2).transpose(1, 2)));  // [N, HW, 16]
+    t = t + F::gelu(mlp(t), F::GELUFuncOptions().approximate("tanh"));
+    t = torch::matmul(torch::softmax(torch::matmul(t, t.transpose(1, 2)), -1), t);
+    return head(t.mean(1));
+  }
+  std::vector<torch::nn::Conv2d> convs;
+  torch::nn::Conv2d stem{nullptr};
+  torch::nn::Linear tokens{nullptr}, mlp{nullptr}, head{nullptr};
+};
+
 }  // namespace ptinfer::fastpath::graph::testing

@@ -51,10 +51,4 @@ int64_t remove_dead_nodes(Graph& graph) {
   return removed;
 }
 
-void optimize(Graph& graph, FoldMemo* memo) {
-  fold_constants(graph);
-  fold_batch_norm(graph, memo);
-  remove_dead_nodes(graph);
-}
-
 }  // namespace ptinfer::fastpath::graph

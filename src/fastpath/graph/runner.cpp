@@ -1,8 +1,10 @@
 #include "fastpath/graph/runner.h"
 
+#include <chrono>
 #include <string>
 
 #include "common/error.h"
+#include "fastpath/graph/profile.h"
 
 namespace ptinfer::fastpath::graph {
 
@@ -47,6 +49,7 @@ at::Tensor GraphRunner::run(const at::Tensor& input) {
   }
   slots.at(graph_.input) = input;
   torch::jit::Stack stack;
+  const bool timed = profiling();
   for (size_t n = 0; n < graph_.nodes.size(); ++n) {
     Node& node = graph_.nodes[n];
     stack.clear();
@@ -54,7 +57,16 @@ at::Tensor GraphRunner::run(const at::Tensor& input) {
     // Released before the kernel runs, so that the stack holds the last reference to an
     // activation read for the last time (an in-place kernel may then reuse its memory).
     for (ValueId dead : released_after_[n]) slots[dead] = c10::IValue();
-    node.run(stack);
+    if (timed) {
+      const auto start = std::chrono::steady_clock::now();
+      node.run(stack);
+      const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+      std::string kind = node.kind.toQualString();
+      if (!node.implementation.empty()) kind += " (" + node.implementation + ")";
+      record_node_time(kind, took.count());
+    } else {
+      node.run(stack);
+    }
     if (stack.size() != node.outputs.size()) {
       throw Error(ErrorKind::kInternal, std::string("fast path graph: ") +
                                             node.kind.toQualString() + " returned " +
