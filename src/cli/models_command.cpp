@@ -32,7 +32,7 @@ struct Row {
   const models::ArchSpec* spec;
   int64_t parameters;
   std::string fast_path_gap;  // "" when the fast path covers the model
-  std::string fast_path_form;  // fastpath::fast_path_form: "graph", "resnet runner (onednn)"
+  std::string fast_path_form = {};  // fastpath::fast_path_form: "graph", "resnet runner (onednn)"
   double gflops = -1;         // < 0: not counted
 };
 

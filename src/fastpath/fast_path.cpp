@@ -4,6 +4,7 @@
 
 #include "common/error.h"
 #include "fastpath/folded_resnet.h"
+#include "fastpath/graph/passes.h"
 #include "fastpath/graph_model.h"
 #include "fastpath/onednn_resnet.h"
 #include "fastpath/torch_resnet.h"
@@ -71,10 +72,6 @@ std::string unsupported_reason(const models::ImageClassifier& model,
   if (options.amp.level != amp::OptLevel::kO0 && options.amp.dtype != amp::LowDtype::kBFloat16) {
     return "fp16 has no CPU kernels";
   }
-  if (options.amp.level != amp::OptLevel::kO0 && !takes_resnet_runner(model, options)) {
-    return "bf16 (--amp " + amp::to_string(options.amp.level) +
-           ") runs only in the ResNet runner yet";
-  }
   return "";
 }
 
@@ -87,7 +84,14 @@ std::string fast_path_form(const models::ImageClassifier& model, const FastPathO
 std::shared_ptr<models::ImageClassifier> build(std::shared_ptr<models::ImageClassifier> model,
                                                const FastPathOptions& options) {
   if (!unsupported_reason(*model, options).empty()) return nullptr;
-  if (!takes_resnet_runner(*model, options)) return std::make_shared<GraphModel>(std::move(model));
+  if (!takes_resnet_runner(*model, options)) {
+    graph::OptimizeOptions graph_options;
+    if (options.amp.level != amp::OptLevel::kO0) {
+      graph_options.dtype = torch::kBFloat16;
+      graph_options.keep_batch_norm_fp32 = options.amp.level == amp::OptLevel::kO2;
+    }
+    return std::make_shared<GraphModel>(std::move(model), graph_options);
+  }
   FoldedResNet folded = fold_resnet(dynamic_cast<const models::ResNet&>(*model));
   const torch::ScalarType dtype = options.amp.level == amp::OptLevel::kO0
                                       ? torch::kFloat32

@@ -9,9 +9,11 @@
 //     kTorch   LibTorch ops only (torch_resnet.h): folded channels_last weights, at::conv2d
 //              (oneDNN underneath), in-place relu_/add_. Kept as the measured alternative.
 //   The general graph (graph_model.h), for every other model and for the ResNets with kGraph:
-//     the traced dataflow with constants and BatchNorm folded, each node on LibTorch's kernel.
-// fp32 (O0) and, in the ResNet runner, the low-precision policies O2/O3 with bf16; O1
-// (autocast) and every other case keep the plain module.
+//     the traced dataflow with constants and BatchNorm folded, convolutions, linear layers and
+//     matmuls on oneDNN kernels with their activations and residual adds fused, the other
+//     nodes on LibTorch's kernels.
+// fp32 (O0) and the low-precision policies O2/O3 with bf16; O1 (autocast) and every other case
+// keep the plain module.
 #pragma once
 
 #include <torch/torch.h>
@@ -59,7 +61,7 @@ bool winograd_from_env();
 int64_t max_batch_from_env();
 
 // Why `model` under `options` has no fast path ("" when it has one): a device other than the
-// CPU, O1, fp16, or bf16 outside the ResNet runner. (Which form runs is still chosen by the C++
+// CPU, O1, or fp16. (Which form runs is still chosen by the C++
 // type, models::ResNet, for the runner; it goes when the general graph matches its speed.)
 std::string unsupported_reason(const models::ImageClassifier& model,
                                const FastPathOptions& options);

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "common/error.h"
 #include "fastpath/graph/passes.h"
@@ -11,31 +12,54 @@
 
 namespace ptinfer::fastpath {
 
-GraphModel::GraphModel(std::shared_ptr<models::ImageClassifier> model, bool onednn_kernels)
+GraphModel::GraphModel(std::shared_ptr<models::ImageClassifier> model)
+    : GraphModel(std::move(model), graph::OptimizeOptions{}) {}
+
+GraphModel::GraphModel(std::shared_ptr<models::ImageClassifier> model,
+                       const graph::OptimizeOptions& options)
     : model_(std::move(model)),
       dtype_(model_->parameters().empty() ? torch::kFloat32
                                           : model_->parameters().front().scalar_type()),
-      onednn_kernels_(onednn_kernels),
+      options_(std::make_unique<graph::OptimizeOptions>(options)),
       memo_(std::make_unique<graph::FoldMemo>()) {}
 
 GraphModel::~GraphModel() = default;
 
+namespace {
+
+std::string dims_text(const std::vector<int64_t>& shape) {
+  std::string dims;
+  for (int64_t d : shape) dims += (dims.empty() ? "" : "x") + std::to_string(d);
+  return dims;
+}
+
+}  // namespace
+
 torch::Tensor GraphModel::forward(torch::Tensor x) {
   torch::NoGradGuard no_grad;
   x = x.to(dtype_).contiguous();
+  const torch::ScalarType out_dtype =
+      options_->dtype == torch::kBFloat16 ? torch::kBFloat16 : dtype_;
   const std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
   auto found = plans_.find(shape);
+  std::optional<torch::Tensor> first_result;
   if (found == plans_.end()) {
     std::shared_ptr<graph::GraphRunner> plan;
     try {
       graph::Graph g = graph::from_trace(*models::trace_graph(*model_, x));
-      graph::optimize(g, memo_.get(), onednn_kernels_);
+      graph::optimize(g, memo_.get(), *options_);
       plan = std::make_shared<graph::GraphRunner>(std::move(g));
+      first_result = plan->run(x.to(out_dtype)).to(out_dtype);
     } catch (const Error& e) {
       if (e.kind() != ErrorKind::kUnsupported) throw;
-      std::string dims;
-      for (int64_t d : shape) dims += (dims.empty() ? "" : "x") + std::to_string(d);
-      spdlog::warn("fast path: input {} runs the plain forward: {}", dims, e.what());
+      spdlog::warn("fast path: input {} runs the plain forward: {}", dims_text(shape), e.what());
+      plan.reset();
+    } catch (const c10::Error& e) {
+      // A LibTorch kernel inside the graph refused its inputs (a dtype it lacks, say).
+      spdlog::warn("fast path: input {} runs the plain forward: its graph failed: {}",
+                   dims_text(shape), e.what_without_backtrace());
+      plan.reset();
+      first_result.reset();
     }
     if (order_.size() == kMaxShapes) {
       plans_.erase(order_.front());
@@ -45,8 +69,9 @@ torch::Tensor GraphModel::forward(torch::Tensor x) {
     found = plans_.emplace(shape, std::move(plan)).first;
   }
   last_ = found->second;
-  if (!last_) return model_->forward(x);
-  return last_->run(x);
+  if (!last_) return model_->forward(x).to(out_dtype);
+  if (first_result) return *first_result;
+  return last_->run(x.to(out_dtype)).to(out_dtype);
 }
 
 std::map<std::string, int64_t> GraphModel::node_kinds() const {

@@ -24,20 +24,27 @@ namespace ptinfer::fastpath {
 namespace graph {
 class GraphRunner;
 struct FoldMemo;
+struct OptimizeOptions;
 }  // namespace graph
 
 class GraphModel : public models::ImageClassifier {
  public:
   // `model`: eval mode, weights loaded (fp32 as the engine builds it; float64 in the tests).
   // Kept (shared) for the tracing of later shapes; its weights are not modified.
-  // `onednn_kernels`: fp32 convolutions and linear layers run oneDNN kernels with their
-  // activations and residual adds fused (graph::lower_to_onednn); false keeps LibTorch's
-  // kernels for every node (the tests' reference for the lowering).
-  explicit GraphModel(std::shared_ptr<models::ImageClassifier> model, bool onednn_kernels = true);
+  // `options.onednn_kernels`: convolutions, linear layers and matmuls run oneDNN kernels with
+  // their activations and residual adds fused (graph::lower_to_onednn); false keeps LibTorch's
+  // kernels for every node (the tests' reference for the lowering). `options.dtype` kBFloat16
+  // (the model's weights still fp32): those kernels in bf16, the other nodes on bf16 tensors
+  // (graph::cast_constants_to_bf16), logits bf16.
+  explicit GraphModel(std::shared_ptr<models::ImageClassifier> model,
+                      const graph::OptimizeOptions& options);
+  explicit GraphModel(std::shared_ptr<models::ImageClassifier> model);
   ~GraphModel() override;
 
   // x: [N, 3, H, W] in any float dtype -> logits [N, num_classes] in the dtype of the model's
-  // parameters (x is cast to it), under no_grad.
+  // parameters (x is cast to it), or bf16 with options.dtype bf16, under no_grad. A shape
+  // whose graph fails on its first run (a LibTorch kernel without bf16, say) runs the plain
+  // forward from then on, with a warning.
   torch::Tensor forward(torch::Tensor x) override;
 
   // Node kinds of the graph built for the last shape run, e.g. {"aten::_convolution": 53};
@@ -51,8 +58,8 @@ class GraphModel : public models::ImageClassifier {
 
  private:
   std::shared_ptr<models::ImageClassifier> model_;
-  torch::ScalarType dtype_;
-  bool onednn_kernels_;
+  torch::ScalarType dtype_;  // of the model's parameters: the traced graph's
+  std::unique_ptr<graph::OptimizeOptions> options_;
   std::unique_ptr<graph::FoldMemo> memo_;
   std::map<std::vector<int64_t>, std::shared_ptr<graph::GraphRunner>> plans_;  // null: plain
   std::vector<std::vector<int64_t>> order_;  // plans_'s keys, oldest first

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "fastpath/graph/graph_test_models.h"
+#include "fastpath/graph/passes.h"
 #include "models/model_test_fixtures.h"
 #include "models/registry.h"
 
@@ -86,6 +87,24 @@ TEST(GraphModel, AShapeWhoseGraphCannotBeBuiltRunsThePlainForward) {
 // the graph (oneDNN has no float64): within 1e-6 of the plain forward, which checks the passes'
 // rewriting apart from rounding. One ctest entry per family, filtered as the zoo's parity tests
 // (src/fastpath/CMakeLists.txt).
+TEST(GraphModel, Bf16RunsTheKernelsInBf16WithinItsRounding) {
+  auto model = std::make_shared<graph::testing::ActivationNet>();
+  graph::OptimizeOptions options;
+  options.dtype = torch::kBFloat16;
+  GraphModel fast(model, options);
+  const torch::Tensor x = torch::randn({2, 3, 17, 17});
+  torch::NoGradGuard no_grad;
+  const torch::Tensor y = fast.forward(x);
+  ASSERT_EQ(y.scalar_type(), torch::kBFloat16);
+  EXPECT_EQ(fast.node_kinds().at("onednn::convolution"), 9);
+  const torch::Tensor fp32 = model->forward(x);
+  const double rel = rel_l2(y.to(torch::kFloat32), fp32);
+  std::cout << "ActivationNet bf16: relative L2 to fp32 " << rel << "\n";
+  EXPECT_LE(rel, 3e-2);
+  EXPECT_GT(rel, 1e-5);  // bf16 rounding shows: the kernels did not run in fp32
+  EXPECT_TRUE(torch::equal(fast.forward(x), y));  // the second run (no build) is the same
+}
+
 class GraphParity : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(GraphParity, SameLogitsAsThePlainForward) {
@@ -119,6 +138,22 @@ TEST_P(GraphParity, SameLogitsAsThePlainForward) {
               << nodes << " nodes, " << lowered << " oneDNN, "
               << (kinds.count("aten::batch_norm") ? kinds.at("aten::batch_norm") : 0)
               << " BatchNorms left\n";
+  }
+  {
+    // bf16 (Apex O2's split: BatchNorm left unfolded stays fp32): reported, as the issue asks;
+    // asserted only to run the graph's bf16 kernels (random weights make bf16's top-1 on random
+    // images a measure of the fixture as much as of the kernels).
+    graph::OptimizeOptions bf16;
+    bf16.dtype = torch::kBFloat16;
+    GraphModel fast(model, bf16);
+    const torch::Tensor y = fast.forward(x);
+    EXPECT_EQ(y.scalar_type(), torch::kBFloat16) << arch;
+    int64_t lowered = 0;
+    for (const auto& [kind, n] : fast.node_kinds()) lowered += kind.rfind("onednn::", 0) == 0 ? n : 0;
+    EXPECT_GT(lowered, 0) << arch << ": no bf16 oneDNN kernel ran";
+    const double agree = y.argmax(1).eq(y32.argmax(1)).to(torch::kFloat64).mean().item<double>();
+    std::cout << arch << " bf16: relative L2 to fp32 " << rel_l2(y.to(torch::kFloat32), y32)
+              << ", top-1 as fp32 on " << agree * 100 << "% of " << y.size(0) << " images\n";
   }
   // Module::to(dtype) would convert the integer buffers too (Swin's relative position index).
   for (auto& t : model->parameters()) t.set_data(t.to(torch::kFloat64));

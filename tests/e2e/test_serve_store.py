@@ -246,10 +246,12 @@ class ServeStore(unittest.TestCase):
                                   timeout=60)
                 self.assertEqual(r.status_code, 200, r.text)
                 answer = r.json()
+                # The fast path's oneDNN kernels round differently from PyTorch's: 1e-4, as
+                # its fp32 parity (logits within relative L2 1e-4; measured 1.1e-5 here).
                 for k in range(NUM_CLASSES):
-                    self.assertAlmostEqual(answer[str(k)], probs[k].item(), delta=1e-5)
+                    self.assertAlmostEqual(answer[str(k)], probs[k].item(), delta=1e-4)
             # The preset matters for these images: the guide's numbers give other answers (more
-            # apart than the 1e-5 the answers are checked to).
+            # apart than the 1e-4 the answers are checked to).
             self.assertGreater((want - other).abs().max().item(), 1e-3)
 
     def test_connections_are_bounded(self):

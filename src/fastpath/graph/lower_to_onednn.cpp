@@ -209,18 +209,20 @@ std::optional<Candidate> candidate(const Graph& g, const Node& node) {
 
 // The kernel for candidate `c` with the fusion `f`, or nullopt when oneDNN has no optimized one.
 std::optional<OneDnnKernel> lower(const Graph& g, Candidate c, const Fusion& f,
-                                  PackedWeightCache* cache) {
+                                  PackedWeightCache* cache, bool bf16) {
   try {
     if (c.convolution) {
       c.convolution->input_sizes = g.sizes_of(c.input);
       c.convolution->post_ops = f.post_ops;
       c.convolution->sum_destination = f.mode;
+      c.convolution->bf16 = bf16;
       return make_convolution(*c.convolution, cache);
     }
     c.linear->input_sizes = g.sizes_of(c.input);
     if (f.bias) c.linear->bias = f.bias;
     c.linear->post_ops = f.post_ops;
     c.linear->sum_destination = f.mode;
+    c.linear->bf16 = bf16;
     return make_linear(*c.linear, cache);
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::kUnsupported) throw;
@@ -229,7 +231,7 @@ std::optional<OneDnnKernel> lower(const Graph& g, Candidate c, const Fusion& f,
 }
 
 // aten::matmul of two activations as a oneDNN matmul, or nullopt.
-std::optional<Node> batched_matmul(const Graph& g, const Node& node) {
+std::optional<Node> batched_matmul(const Graph& g, const Node& node, bool bf16) {
   static const c10::Symbol matmul = symbol("aten::matmul");
   if (node.kind != matmul || node.inputs.size() != 2 || node.outputs.size() != 1) {
     return std::nullopt;
@@ -238,7 +240,7 @@ std::optional<Node> batched_matmul(const Graph& g, const Node& node) {
     if (g.is_constant(in) || !is_float_tensor(g, in)) return std::nullopt;
   }
   try {
-    OneDnnKernel k = make_matmul(g.sizes_of(node.inputs[0]), g.sizes_of(node.inputs[1]));
+    OneDnnKernel k = make_matmul(g.sizes_of(node.inputs[0]), g.sizes_of(node.inputs[1]), bf16);
     return Node{symbol("onednn::matmul"), node.inputs, node.outputs, std::move(k.run),
                 k.implementation};
   } catch (const Error& e) {
@@ -256,7 +258,7 @@ torch::jit::Operation operation_of(const char* name) {
 
 }  // namespace
 
-int64_t lower_to_onednn(Graph& g, FoldMemo* memo) {
+int64_t lower_to_onednn(Graph& g, FoldMemo* memo, bool bf16) {
   const std::vector<int32_t> uses = g.use_counts();
   std::vector<std::vector<size_t>> readers(g.values.size());
   for (size_t n = 0; n < g.nodes.size(); ++n) {
@@ -273,7 +275,7 @@ int64_t lower_to_onednn(Graph& g, FoldMemo* memo) {
     const Node& node = g.nodes[n];
     std::optional<Candidate> c = candidate(g, node);
     if (!c) {
-      if (std::optional<Node> m = batched_matmul(g, node)) {
+      if (std::optional<Node> m = batched_matmul(g, node, bf16)) {
         replaced[n] = true;
         emitted_at[n].push_back(std::move(*m));
         ++lowered;
@@ -284,7 +286,7 @@ int64_t lower_to_onednn(Graph& g, FoldMemo* memo) {
     const Fusion f = fuse_after(g, n, uses, readers, absorbed, bias_channels);
     const bool is_convolution = c->convolution.has_value();
     const ValueId input = c->input;
-    std::optional<OneDnnKernel> kernel = lower(g, std::move(*c), f, cache);
+    std::optional<OneDnnKernel> kernel = lower(g, std::move(*c), f, cache, bf16);
     if (!kernel) continue;
     Node fused{symbol(is_convolution ? "onednn::convolution" : "onednn::linear"),
                {input},

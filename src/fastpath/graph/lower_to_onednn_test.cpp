@@ -23,7 +23,9 @@ int64_t count(const Graph& g, const std::string& kind) {
 Graph optimized(models::ImageClassifier& model, const torch::Tensor& x, bool onednn,
                 FoldMemo* memo = nullptr) {
   Graph g = from_trace(*models::trace_graph(model, x));
-  optimize(g, memo, onednn);
+  OptimizeOptions options;
+  options.onednn_kernels = onednn;
+  optimize(g, memo, options);
   return g;
 }
 
@@ -87,7 +89,9 @@ TEST(LowerToOneDnnPass, LeavesFloat64GraphsToLibTorch) {
   model.to(torch::kFloat64);
   const torch::Tensor x = torch::randn({1, 3, 9, 9}, torch::kFloat64);
   Graph g = from_trace(*models::trace_graph(model, x));
-  optimize(g, nullptr, false);
+  OptimizeOptions no_lowering;
+  no_lowering.onednn_kernels = false;
+  optimize(g, nullptr, no_lowering);
   EXPECT_EQ(lower_to_onednn(g), 0);
   EXPECT_EQ(count(g, "aten::_convolution"), 2);
 }

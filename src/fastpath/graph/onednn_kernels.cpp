@@ -45,6 +45,8 @@ std::string sizes_text(c10::IntArrayRef sizes) {
   return text;
 }
 
+bool is_float_or_bf16(at::ScalarType t) { return t == at::kFloat || t == at::kBFloat16; }
+
 // oneDNN's reference kernels are far slower than LibTorch's: a node they would run keeps its
 // LibTorch kernel.
 void require_optimized(const std::string& implementation, const std::string& what) {
@@ -56,22 +58,25 @@ void require_optimized(const std::string& implementation, const std::string& wha
 
 // What a kernel with a kSum post-op reads as `dst` and writes its result into: the addend (of
 // `sizes`, float) itself where `mode` asks for it or nothing else can see it, else a copy.
-at::Tensor sum_destination(at::Tensor& addend, c10::IntArrayRef sizes, at::MemoryFormat format,
-                           SumDestination mode) {
-  if (addend.sizes() != sizes || addend.scalar_type() != at::kFloat) {
+at::Tensor sum_destination(at::Tensor& addend, c10::IntArrayRef sizes, at::ScalarType dtype,
+                           at::MemoryFormat format, SumDestination mode) {
+  if (addend.sizes() != sizes || !is_float_or_bf16(addend.scalar_type())) {
     throw Error(ErrorKind::kInternal, "fast path: a fused residual add got " +
                                           sizes_text(addend.sizes()) + " for " +
                                           sizes_text(sizes));
   }
   const bool alone = addend.use_count() == 1 && addend.storage().use_count() == 1;
-  if (addend.is_contiguous(format) && (mode == SumDestination::kAddend || alone)) return addend;
-  return at::empty(sizes, addend.options().memory_format(format)).copy_(addend);
+  if (addend.scalar_type() == dtype && addend.is_contiguous(format) &&
+      (mode == SumDestination::kAddend || alone)) {
+    return addend;
+  }
+  return at::empty(sizes, addend.options().dtype(dtype).memory_format(format)).copy_(addend);
 }
 
 void check_input(const at::Tensor& x, c10::IntArrayRef sizes, const char* what) {
-  if (x.sizes() != sizes || x.scalar_type() != at::kFloat) {
+  if (x.sizes() != sizes || !is_float_or_bf16(x.scalar_type())) {
     throw Error(ErrorKind::kInternal, std::string("fast path: the oneDNN ") + what + " built for " +
-                                          sizes_text(sizes) + " float got " +
+                                          sizes_text(sizes) + " fp32/bf16 got " +
                                           sizes_text(x.sizes()) + " " +
                                           std::string(c10::toString(x.scalar_type())));
   }
@@ -87,6 +92,7 @@ struct PrimitiveState {
   bool sum = false;
   SumDestination mode = SumDestination::kFresh;
   at::MemoryFormat format = at::MemoryFormat::Contiguous;
+  at::ScalarType dtype = at::kFloat;  // of input, weights and output
   std::shared_ptr<PackedWeightCache> own_cache;  // when the caller gave none
 };
 
@@ -96,10 +102,10 @@ torch::jit::Operation operation(std::shared_ptr<const PrimitiveState> s, const c
     if (s->sum) addend = torch::jit::pop(stack).toTensor();
     at::Tensor x = torch::jit::pop(stack).toTensor();
     check_input(x, s->input_sizes, what);
-    x = x.contiguous(s->format);
+    x = x.to(s->dtype).contiguous(s->format);
     at::Tensor y;
     if (s->sum) {
-      y = sum_destination(addend, s->output_sizes, s->format, s->mode);
+      y = sum_destination(addend, s->output_sizes, s->dtype, s->format, s->mode);
     } else {
       y = at::empty(s->output_sizes, x.options().memory_format(s->format));
     }
@@ -112,6 +118,7 @@ torch::jit::Operation operation(std::shared_ptr<const PrimitiveState> s, const c
     s->primitive.execute(strm, args);
     strm.wait();
     if (s->sum && s->mode == SumDestination::kAddend && !y.is_same(addend)) {
+      // The traced add_ wrote into the addend: so does this kernel, in the addend's dtype.
       addend.copy_(y);
       y = addend;
     }
@@ -187,8 +194,9 @@ OneDnnKernel make_convolution(const ConvolutionSpec& spec, PackedWeightCache* ca
   const memory::dims in(spec.input_sizes.begin(), spec.input_sizes.end());
   const memory::dims wdims = g == 1 ? memory::dims{o, c, w.size(2), w.size(3)}
                                     : memory::dims{g, o / g, c / g, w.size(2), w.size(3)};
-  const memory::desc src_md(in, dt::f32, tag::nhwc), dst_md(out, dt::f32, tag::nhwc);
-  const memory::desc any_weights(wdims, dt::f32, tag::any);
+  const dt data = spec.bf16 ? dt::bf16 : dt::f32;
+  const memory::desc src_md(in, data, tag::nhwc), dst_md(out, data, tag::nhwc);
+  const memory::desc any_weights(wdims, data, tag::any);
   const memory::desc bias_md({o}, dt::f32, tag::a);
   const auto desc = spec.bias ? dnnl::convolution_forward::desc(
                                     dnnl::prop_kind::forward_inference,
@@ -219,6 +227,7 @@ OneDnnKernel make_convolution(const ConvolutionSpec& spec, PackedWeightCache* ca
   s->sum = has_sum(spec.post_ops);
   s->mode = spec.sum_destination;
   s->format = at::MemoryFormat::ChannelsLast;
+  s->dtype = spec.bf16 ? at::kBFloat16 : at::kFloat;
   return OneDnnKernel{operation(std::move(s), "convolution"), implementation};
 }
 
@@ -233,8 +242,9 @@ OneDnnKernel make_linear(const LinearSpec& spec, PackedWeightCache* cache) {
   const int64_t m = std::accumulate(spec.input_sizes.begin(), spec.input_sizes.end() - 1,
                                     int64_t{1}, std::multiplies<>());
   if (m < 1) throw Error(ErrorKind::kUnsupported, "fast path: a linear layer of no rows");
-  const memory::desc src_md({m, k}, dt::f32, tag::ab), dst_md({m, o}, dt::f32, tag::ab);
-  const memory::desc any_weights({k, o}, dt::f32, tag::any), bias_md({1, o}, dt::f32, tag::ab);
+  const dt data = spec.bf16 ? dt::bf16 : dt::f32;
+  const memory::desc src_md({m, k}, data, tag::ab), dst_md({m, o}, data, tag::ab);
+  const memory::desc any_weights({k, o}, data, tag::any), bias_md({1, o}, dt::f32, tag::ab);
   const auto desc = spec.bias ? dnnl::matmul::desc(src_md, any_weights, bias_md, dst_md)
                               : dnnl::matmul::desc(src_md, any_weights, dst_md);
   dnnl::matmul::primitive_desc pd;
@@ -260,6 +270,7 @@ OneDnnKernel make_linear(const LinearSpec& spec, PackedWeightCache* cache) {
   s->sum = has_sum(spec.post_ops);
   s->mode = spec.sum_destination;
   s->format = at::MemoryFormat::Contiguous;
+  s->dtype = spec.bf16 ? at::kBFloat16 : at::kFloat;
   return OneDnnKernel{operation(std::move(s), "linear"), implementation};
 }
 
@@ -268,7 +279,8 @@ namespace {
 // make_matmul's primitives, one per pair of input strides seen (the last few).
 class BatchedMatmul {
  public:
-  BatchedMatmul(std::vector<int64_t> a, std::vector<int64_t> b) : a_(std::move(a)), b_(std::move(b)) {
+  BatchedMatmul(std::vector<int64_t> a, std::vector<int64_t> b, at::ScalarType dtype)
+      : a_(std::move(a)), b_(std::move(b)), dtype_(dtype) {
     out_ = a_;
     out_.back() = b_.back();
   }
@@ -278,6 +290,8 @@ class BatchedMatmul {
     at::Tensor a = torch::jit::pop(stack).toTensor();
     check_input(a, a_, "matmul");
     check_input(b, b_, "matmul");
+    a = a.to(dtype_);
+    b = b.to(dtype_);
     const Primitive* p = find(a, b);
     if (p == nullptr) p = &make(a, b);
     if (p->contiguous_a) a = a.contiguous();
@@ -293,7 +307,7 @@ class BatchedMatmul {
 
   // The implementation for contiguous inputs (what the node reports).
   std::string implementation() {
-    return make(at::empty(a_, at::kFloat), at::empty(b_, at::kFloat)).implementation;
+    return make(at::empty(a_, dtype_), at::empty(b_, dtype_)).implementation;
   }
 
  private:
@@ -316,8 +330,9 @@ class BatchedMatmul {
     return nullptr;
   }
 
-  static memory::desc desc_of(c10::IntArrayRef sizes, c10::IntArrayRef strides) {
-    return memory::desc(memory::dims(sizes.begin(), sizes.end()), dt::f32,
+  memory::desc desc_of(c10::IntArrayRef sizes, c10::IntArrayRef strides) const {
+    return memory::desc(memory::dims(sizes.begin(), sizes.end()),
+                        dtype_ == at::kBFloat16 ? dt::bf16 : dt::f32,
                         memory::dims(strides.begin(), strides.end()));
   }
 
@@ -325,8 +340,7 @@ class BatchedMatmul {
     Primitive p;
     p.a_strides.assign(a.strides().begin(), a.strides().end());
     p.b_strides.assign(b.strides().begin(), b.strides().end());
-    p.y = memory::desc(memory::dims(out_.begin(), out_.end()), dt::f32,
-                       memory::dims(at::empty(out_, at::kFloat).strides().vec()));
+    p.y = desc_of(out_, at::empty(out_, at::kFloat).strides());
     // As given, then with a contiguous b, then with both contiguous: the first that oneDNN has
     // an optimized kernel for.
     for (int attempt = 0; attempt < 3; ++attempt) {
@@ -355,12 +369,14 @@ class BatchedMatmul {
   }
 
   std::vector<int64_t> a_, b_, out_;
+  at::ScalarType dtype_;
   std::vector<Primitive> primitives_;
 };
 
 }  // namespace
 
-OneDnnKernel make_matmul(const std::vector<int64_t>& a_sizes, const std::vector<int64_t>& b_sizes) {
+OneDnnKernel make_matmul(const std::vector<int64_t>& a_sizes, const std::vector<int64_t>& b_sizes,
+                         bool bf16) {
   const size_t dims = a_sizes.size();
   if (dims < 3 || dims > DNNL_MAX_NDIMS || b_sizes.size() != dims ||
       a_sizes.back() != b_sizes[dims - 2] ||
@@ -369,7 +385,8 @@ OneDnnKernel make_matmul(const std::vector<int64_t>& a_sizes, const std::vector<
                                          "[..., K, N] with equal batch dims, not " +
                                              sizes_text(a_sizes) + " by " + sizes_text(b_sizes));
   }
-  auto matmul = std::make_shared<BatchedMatmul>(a_sizes, b_sizes);
+  auto matmul =
+      std::make_shared<BatchedMatmul>(a_sizes, b_sizes, bf16 ? at::kBFloat16 : at::kFloat);
   std::string implementation = matmul->implementation();
   return OneDnnKernel{[matmul](torch::jit::Stack& stack) { matmul->run(stack); },
                       std::move(implementation)};

@@ -83,11 +83,13 @@ struct ConvolutionSpec {
   std::vector<int64_t> input_sizes;  // [N, C, H, W]
   std::vector<PostOp> post_ops;      // at most one kSum
   SumDestination sum_destination = SumDestination::kFresh;
+  bool bf16 = false;  // input, weights and output in bf16 (the bias and accumulation fp32)
 };
 
-// The kernel of a 2-D convolution, not transposed: pops x (fp32 [N, C, H, W] in any layout;
-// first the addend, pushed after x, when post_ops has a kSum: a float tensor of the output's
-// sizes) and pushes the output, fp32 channels_last. Its weights come through `cache` (or are
+// The kernel of a 2-D convolution, not transposed: pops x ([N, C, H, W], fp32 or bf16, in any
+// layout; converted to the kernel's dtype where it differs) and, pushed after x, the addend
+// when post_ops has a kSum (of the output's sizes, fp32 or bf16), and pushes the output,
+// channels_last, in the kernel's dtype (fp32, or bf16 with `bf16`). Its weights come through `cache` (or are
 // packed for this kernel alone when it is null). Throws Error(kUnsupported) when oneDNN has no
 // primitive for the spec on this CPU or the sizes do not fit it.
 OneDnnKernel make_convolution(const ConvolutionSpec& spec, PackedWeightCache* cache);
@@ -99,20 +101,23 @@ struct LinearSpec {
   std::vector<int64_t> input_sizes = {};  // [..., K]
   std::vector<PostOp> post_ops = {};      // at most one kSum
   SumDestination sum_destination = SumDestination::kFresh;
+  bool bf16 = false;  // as ConvolutionSpec's
 };
 
-// The kernel of aten::linear (x Wᵀ + b) as a oneDNN matmul: pops x (fp32 of input_sizes, any
-// strides; and the addend, as make_convolution) and pushes [..., O], fp32 contiguous. Throws as
-// make_convolution.
+// The kernel of aten::linear (x Wᵀ + b) as a oneDNN matmul: pops x (of input_sizes, any
+// strides; and the addend, as make_convolution) and pushes [..., O], contiguous, in the
+// kernel's dtype. Throws as make_convolution.
 OneDnnKernel make_linear(const LinearSpec& spec, PackedWeightCache* cache);
 
 // The kernel of aten::matmul of two activations with the same batch dims (attention's q kᵀ and
-// its weights times v): pops a [..., M, K] and b [..., K, N] (fp32, any strides) and pushes
-// [..., M, N], fp32 contiguous. The primitive reads the strides the inputs come with (a
+// its weights times v): pops a [..., M, K] and b [..., K, N] (fp32 or bf16, any strides;
+// converted to the kernel's dtype, bf16 with `bf16`) and pushes [..., M, N], contiguous, in
+// the kernel's dtype. The primitive reads the strides the inputs come with (a
 // transposed k needs no copy); it is made on the first call and again when they change (kept
 // for the last few), and an input whose strides oneDNN has only its reference kernel for is
 // made contiguous first. Throws Error(kUnsupported) for sizes it does not take (broadcast batch
 // dims, fewer than 3 dims, more than oneDNN's 12).
-OneDnnKernel make_matmul(const std::vector<int64_t>& a_sizes, const std::vector<int64_t>& b_sizes);
+OneDnnKernel make_matmul(const std::vector<int64_t>& a_sizes, const std::vector<int64_t>& b_sizes,
+                         bool bf16 = false);
 
 }  // namespace ptinfer::fastpath::graph

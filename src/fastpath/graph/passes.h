@@ -48,22 +48,39 @@ int64_t remove_inference_identities(Graph& graph);
 // any more (the constants of folded nodes, their tensors released), renumbering the rest.
 int64_t remove_dead_nodes(Graph& graph);
 
-// Replaces each fp32 aten::_convolution (2-D, not transposed, constant weights) and aten::linear
-// (constant weights) by a oneDNN kernel (onednn_kernels.h; node kinds onednn::convolution and
-// onednn::linear), with the nodes after it fused as post-ops while each is the only reader of
-// the previous one's result: the activations of the zoo (ReLU, ReLU6 and other hardtanh,
-// SiLU, Hardswish, Hardsigmoid, Sigmoid, GELU) and one residual aten::add / add_ of a float
-// tensor of the same sizes, alpha 1. The fused node takes the place of the last node fused
-// (an addend may be computed after the convolution), unless an in-place node lies between
-// them, where the fusion stops. A node oneDNN has no optimized kernel for keeps LibTorch's.
-// Convolutions write channels_last tensors, so where one was lowered every aten::view becomes
-// aten::reshape (the same values; a copy where the strides do not allow a view).
-// Packed weights go through memo's cache when a memo is given.
-int64_t lower_to_onednn(Graph& graph, FoldMemo* memo = nullptr);
+// Replaces each fp32 aten::_convolution (2-D, not transposed, constant weights), linear layer
+// (aten::linear, and aten::addmm / mm / matmul with a constant 2-D weight: the tracer's record
+// of a linear layer) and aten::matmul of two activations by a oneDNN kernel
+// (onednn_kernels.h; node kinds onednn::convolution, onednn::linear, onednn::matmul), with
+// the nodes after a convolution or linear layer fused as post-ops while each is the only reader
+// of the previous one's result: a constant bias add (for a linear layer without a bias), the
+// activations of the zoo (ReLU, ReLU6 and other hardtanh, SiLU, Hardswish, Hardsigmoid,
+// Sigmoid, GELU) and one residual aten::add / add_ of a float tensor of the same sizes, alpha
+// 1. The fused node takes the place of the last node fused (an addend may be computed after
+// the convolution), unless an in-place node lies between them, where the fusion stops. A node
+// oneDNN has no optimized kernel for keeps LibTorch's. Convolutions write channels_last
+// tensors, so where one was lowered every aten::view becomes aten::reshape (the same values; a
+// copy where the strides do not allow a view). `bf16`: the kernels compute in bf16 (see
+// onednn_kernels.h). Packed weights go through memo's cache when a memo is given.
+int64_t lower_to_onednn(Graph& graph, FoldMemo* memo = nullptr, bool bf16 = false);
+
+// For a graph whose kernels compute in bf16: every fp32 constant tensor becomes bf16 (the
+// other nodes' weights, such as LayerNorm's, embeddings, masks), as Apex O2 casts a model's
+// parameters and buffers, except, with `keep_batch_norm_fp32` (O2; false for O3), those an
+// aten::batch_norm reads (LibTorch's BatchNorm takes bf16 inputs with fp32 statistics).
+int64_t cast_constants_to_bf16(Graph& graph, bool keep_batch_norm_fp32);
+
+struct OptimizeOptions {
+  bool onednn_kernels = true;  // lower_to_onednn; false: LibTorch's kernels for every node
+  // kFloat32, or kBFloat16 for Apex O2 (bf16 kernels, BatchNorm fp32) and O3 (everything bf16).
+  c10::ScalarType dtype = c10::ScalarType::Float;
+  bool keep_batch_norm_fp32 = true;
+};
 
 // The passes in order, as the fast path builds a graph: fold_constants,
-// remove_inference_identities, fold_batch_norm, remove_dead_nodes, and with `onednn_kernels`
-// lower_to_onednn (then remove_dead_nodes again for the constants it left unread).
-void optimize(Graph& graph, FoldMemo* memo = nullptr, bool onednn_kernels = true);
+// remove_inference_identities, fold_batch_norm, remove_dead_nodes, then with onednn_kernels
+// lower_to_onednn (and remove_dead_nodes again, for the constants it left unread), and for
+// bf16 cast_constants_to_bf16.
+void optimize(Graph& graph, FoldMemo* memo = nullptr, const OptimizeOptions& options = {});
 
 }  // namespace ptinfer::fastpath::graph
