@@ -15,6 +15,7 @@
 // against pip's LibTorch) leave the fast path out; the Engine then always runs the plain module.
 #ifndef PTINFER_WITHOUT_FASTPATH
 #include "fastpath/fast_path.h"
+#include "fastpath/script_classifier.h"
 #endif
 #include "models/registry.h"
 
@@ -172,8 +173,26 @@ void Engine::init_torchscript(const EngineOptions& options) {
                 "--checkpoint-key does not apply to --arch torchscript (the archive holds one "
                 "module)");
   }
-  model_ = load_torchscript(options.checkpoint, device_);
-  model_->apply_policy(amp_);
+#ifndef PTINFER_WITHOUT_FASTPATH
+  // The fast path's general graph, as for a registry model: the archive's forward traced
+  // through the TorchScript interpreter per input shape (fastpath/script_classifier.h); the
+  // graph applies the policy itself, on the archive's fp32 weights.
+  if (options.fast_path) {
+    fastpath::FastPathOptions fast{fastpath::Kernels::kGraph, amp_, device_};
+    auto script = fastpath::script_classifier(load_torchscript_module(options.checkpoint, device_));
+    const std::string gap = fastpath::unsupported_reason(*script, fast);
+    if (auto fast_model = fastpath::build(std::move(script), fast)) {
+      spdlog::info("engine: fast path: graph (the TorchScript forward traced per input shape)");
+      model_ = wrap_native(std::move(fast_model));
+    } else {
+      spdlog::info("engine: no fast path: {}", gap);
+    }
+  }
+#endif
+  if (!model_) {
+    model_ = load_torchscript(options.checkpoint, device_);
+    model_->apply_policy(amp_);
+  }
   info_.weights = options.checkpoint;
   torch::Tensor probe = run(torch::zeros({1, 3, options.input_size, options.input_size}));
   if (probe.dim() != 2 || probe.size(0) != 1) {

@@ -74,7 +74,7 @@ bool is_script_batch_norm_type(const std::string& qualified_name) {
          cls == "SyncBatchNorm" || cls == "FrozenBatchNorm2d";
 }
 
-std::unique_ptr<Model> load_torchscript(const std::string& path, const torch::Device& device) {
+torch::jit::Module load_torchscript_module(const std::string& path, const torch::Device& device) {
   const std::string format = checkpoint::detect_format(path);
   if (format != "torchscript") {
     throw Error(ErrorKind::kInvalidArgument,
@@ -95,7 +95,13 @@ std::unique_ptr<Model> load_torchscript(const std::string& path, const torch::De
   if (module.find_method("forward") == c10::nullopt) {
     throw Error(ErrorKind::kUnsupported, path + ": the TorchScript module has no forward method");
   }
-  auto model = std::make_unique<TorchScriptModel>(std::move(module), path);
+  module.to(device);
+  module.eval();
+  return module;
+}
+
+std::unique_ptr<Model> load_torchscript(const std::string& path, const torch::Device& device) {
+  auto model = std::make_unique<TorchScriptModel>(load_torchscript_module(path, device), path);
   model->to_device_eval(device);
   return model;
 }

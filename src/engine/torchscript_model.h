@@ -10,6 +10,8 @@
 // user names it with --arch torchscript; with any other --arch it is read as weights only.
 #pragma once
 
+#include <torch/script.h>
+
 #include <memory>
 #include <string>
 
@@ -24,6 +26,10 @@ namespace ptinfer::engine {
 // The model's forward throws Error(kUnsupported) when the module's forward fails or returns
 // something other than a tensor.
 std::unique_ptr<Model> load_torchscript(const std::string& path, const torch::Device& device);
+
+// The archive's module itself, on `device` in eval mode, with the same checks and errors as
+// load_torchscript (for the fast path, which runs it through its general graph).
+torch::jit::Module load_torchscript_module(const std::string& path, const torch::Device& device);
 
 // True for the TorchScript type names of BatchNorm modules (torch.nn's BatchNorm1d/2d/3d,
 // SyncBatchNorm, torchvision's FrozenBatchNorm2d, with or without TorchScript's name mangling),

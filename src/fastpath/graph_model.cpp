@@ -7,6 +7,7 @@
 
 #include "common/error.h"
 #include "fastpath/graph/passes.h"
+#include "fastpath/graph/rebatch.h"
 #include "fastpath/graph/runner.h"
 #include "models/forward_trace.h"
 
@@ -35,6 +36,32 @@ std::string dims_text(const std::vector<int64_t>& shape) {
 
 }  // namespace
 
+graph::Graph GraphModel::record(const torch::Tensor& x) {
+  const int64_t n = x.size(0);
+  // The record of `batch` copies of x's first image (x itself at its own batch).
+  const auto traced = [&](int64_t batch) {
+    std::vector<int64_t> sizes = x.sizes().vec();
+    sizes[0] = batch;
+    return graph::from_trace(*models::trace_graph(
+        *model_, batch == n ? x : x.narrow(0, 0, 1).expand(sizes).contiguous()));
+  };
+  if (n < kSmallestRebatched) return traced(n);
+  const std::vector<int64_t> image(x.sizes().begin() + 1, x.sizes().end());
+  auto found = records_.find(image);
+  if (found == records_.end()) {
+    SmallBatchRecords r{traced(1), traced(2), false};
+    const std::optional<graph::Graph> predicted = graph::rebatch(r.one, r.two, 3);
+    r.linear = predicted && graph::same_graph(*predicted, traced(3));
+    if (!r.linear) {
+      spdlog::info("fast path: input {}: the batch enters the record other than linearly; "
+                   "each batch size is traced whole", dims_text(image));
+    }
+    found = records_.emplace(image, std::move(r)).first;
+  }
+  if (!found->second.linear) return traced(n);
+  return *graph::rebatch(found->second.one, found->second.two, n);
+}
+
 torch::Tensor GraphModel::forward(torch::Tensor x) {
   torch::NoGradGuard no_grad;
   x = x.to(dtype_).contiguous();
@@ -46,7 +73,7 @@ torch::Tensor GraphModel::forward(torch::Tensor x) {
   if (found == plans_.end()) {
     std::shared_ptr<graph::GraphRunner> plan;
     try {
-      graph::Graph g = graph::from_trace(*models::trace_graph(*model_, x));
+      graph::Graph g = record(x);
       graph::optimize(g, memo_.get(), *options_);
       plan = std::make_shared<graph::GraphRunner>(std::move(g));
       first_result = plan->run(x.to(out_dtype)).to(out_dtype);

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "fastpath/graph/graph.h"
 #include "models/classifier.h"
 
 namespace ptinfer::fastpath {
@@ -53,15 +54,29 @@ class GraphModel : public models::ImageClassifier {
 
   // The most shapes whose graphs are kept; the oldest goes first. A graph holds little of its
   // own (the weights are the model's or shared through the memo), and a server's dynamic
-  // batches come in every size up to its largest: each is traced once (0.1-0.3 s here).
+  // batches come in every size up to its largest: each is built once (kSmallestRebatched).
   static constexpr size_t kMaxShapes = 64;
 
+  // From this batch size up, a shape's graph is not traced at its own batch: the graphs of
+  // batches 1 and 2 of the same image size (checked against batch 3's, once) give it
+  // (graph/rebatch.h): the tracer holds every intermediate tensor of what it records, which
+  // at batch 32 is gigabytes for the larger models.
+  static constexpr int64_t kSmallestRebatched = 3;
+
  private:
+  struct SmallBatchRecords {
+    graph::Graph one, two;  // from_trace at batch 1 and 2
+    bool linear = false;    // rebatch(one, two, 3) was batch 3's record
+  };
+  // The graph of x's shape, before the passes: traced, or rebatched from small records.
+  graph::Graph record(const torch::Tensor& x);
+
   std::shared_ptr<models::ImageClassifier> model_;
   torch::ScalarType dtype_;  // of the model's parameters: the traced graph's
   std::unique_ptr<graph::OptimizeOptions> options_;
   std::unique_ptr<graph::FoldMemo> memo_;
   std::map<std::vector<int64_t>, std::shared_ptr<graph::GraphRunner>> plans_;  // null: plain
+  std::map<std::vector<int64_t>, SmallBatchRecords> records_;  // by [C, H, W]
   std::vector<std::vector<int64_t>> order_;  // plans_'s keys, oldest first
   std::shared_ptr<graph::GraphRunner> last_;
 };

@@ -87,6 +87,27 @@ TEST(GraphModel, AShapeWhoseGraphCannotBeBuiltRunsThePlainForward) {
 // the graph (oneDNN has no float64): within 1e-6 of the plain forward, which checks the passes'
 // rewriting apart from rounding. One ctest entry per family, filtered as the zoo's parity tests
 // (src/fastpath/CMakeLists.txt).
+TEST(GraphModel, LargerBatchesComeFromSmallRecordsOrAWholeTrace) {
+  torch::NoGradGuard no_grad;
+  auto model = std::make_shared<graph::testing::ActivationNet>();
+  GraphModel fast(model);
+  for (int64_t n : {7, 4, 1, 2, 3}) {
+    const torch::Tensor x = torch::randn({n, 3, 17, 17});
+    const torch::Tensor ref = model->forward(x);
+    EXPECT_LE(rel_l2(fast.forward(x), ref), 1e-5) << n;
+  }
+  // A model whose record depends on the batch other than linearly is traced whole.
+  struct SquaredBatchNet : models::ImageClassifier {
+    torch::Tensor forward(torch::Tensor x) override {
+      return x.mean({2, 3}).repeat({x.size(0), 1}).view({x.size(0), -1});
+    }
+  };
+  auto squared = std::make_shared<SquaredBatchNet>();
+  GraphModel fast_squared(squared);
+  const torch::Tensor x = torch::randn({5, 3, 4, 4});
+  EXPECT_TRUE(torch::allclose(fast_squared.forward(x), squared->forward(x)));
+}
+
 TEST(GraphModel, Bf16RunsTheKernelsInBf16WithinItsRounding) {
   auto model = std::make_shared<graph::testing::ActivationNet>();
   graph::OptimizeOptions options;

@@ -106,7 +106,9 @@ def make_guide_checkpoint(path, arch, num_classes, seed=0, half=False, prefix="m
     model = getattr(torchvision.models, arch)(num_classes=num_classes)
     # One small training step, so that the file holds a real optimizer state (momentum buffers).
     optimizer = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9)
-    model(torch.randn(4, 3, 64, 64)).mean().backward()
+    # (ViTs take only the size their positional embedding was made for.)
+    side = getattr(model, "image_size", 64)
+    model(torch.randn(2 if side > 64 else 4, 3, side, side)).mean().backward()
     optimizer.step()
     randomize_batch_norm(model)
     state = {prefix + k: (v.half() if half and v.is_floating_point() else v)

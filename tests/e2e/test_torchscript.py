@@ -109,8 +109,28 @@ class TorchScript(unittest.TestCase):
         model = python_o2(copy.deepcopy(self.mobilenet))
         with torch.no_grad():
             probs = torch.softmax(model(self.batch.to(torch.bfloat16)).float(), 1)
-        # Same bf16 kernels on the same values as PyTorch's eager O2.
-        self.expect_probabilities(self.predict(self.mobilenet_pt, 10, "--amp", "O2"), probs, 1e-4)
+        # The plain module (--no-fast-path): the same bf16 kernels on the same values as
+        # PyTorch's eager O2.
+        self.expect_probabilities(self.predict(self.mobilenet_pt, 10, "--amp", "O2",
+                                               "--no-fast-path"), probs, 1e-4)
+
+    def test_the_fast_path_traces_the_archive_into_its_graph(self):
+        # fp32 is checked against PyTorch above (the fast path is the default); here the log
+        # says which path ran, and O2 runs the graph's bf16 kernels on the archive's fp32
+        # weights (BatchNorm folded first), which round differently from PyTorch's O2 module:
+        # close to fp32 at bf16's precision.
+        for archive in (self.mobilenet_pt, self.squeezenet_pt):
+            log = {"PTINFER_LOG_STDOUT": "1", "PTINFER_LOG_LEVEL": "1"}
+            proc = common.run_ptinfer(["predict", "--arch", "torchscript", "--resume", archive] +
+                                      SIZE + [self.paths[0]], env=log)
+            self.assertIn("engine: fast path: graph", proc.stdout, archive)
+            proc = common.run_ptinfer(["predict", "--arch", "torchscript", "--resume", archive,
+                                       "--no-fast-path"] + SIZE + [self.paths[0]], env=log)
+            self.assertNotIn("fast path: graph", proc.stdout, archive)
+            self.assertIn("engine: TorchScript", proc.stdout, archive)
+        with torch.no_grad():
+            probs = torch.softmax(self.mobilenet(self.batch), 1)
+        self.expect_probabilities(self.predict(self.mobilenet_pt, 10, "--amp", "O2"), probs, 2e-2)
 
     def test_o1_autocast_reaches_the_script_module(self):
         with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):

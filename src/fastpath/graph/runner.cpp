@@ -32,6 +32,15 @@ GraphRunner::GraphRunner(Graph graph) : graph_(std::move(graph)) {
     throw Error(ErrorKind::kInternal, "fast path graph: the output is never written");
   }
   released_after_.resize(graph_.nodes.size());
+  unread_outputs_.resize(graph_.nodes.size());
+  for (size_t n = 0; n < graph_.nodes.size(); ++n) {
+    for (ValueId out : graph_.nodes[n].outputs) {
+      // Written and never read (an in-place node's alias of its input, an unused element of
+      // an unpacked list): dropped as soon as it is written, so that it does not keep the
+      // memory it shares alive to the end of the run.
+      if (last_reader[out] < 0 && out != graph_.output) unread_outputs_[n].push_back(out);
+    }
+  }
   for (size_t v = 0; v < last_reader.size(); ++v) {
     // Constants stay; the output is kept for the caller.
     if (last_reader[v] < 0 || graph_.values[v].constant ||
@@ -74,6 +83,7 @@ at::Tensor GraphRunner::run(const at::Tensor& input) {
                                             std::to_string(node.outputs.size()));
     }
     for (size_t k = 0; k < node.outputs.size(); ++k) slots[node.outputs[k]] = std::move(stack[k]);
+    for (ValueId unread : unread_outputs_[n]) slots[unread] = c10::IValue();
   }
   return slots.at(graph_.output).toTensor();
 }

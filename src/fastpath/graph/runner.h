@@ -1,5 +1,6 @@
 // Runs a Graph (graph.h): each node's kernel in order on a table of values, every activation
-// released right after the last node that reads it, so the memory held at any moment is that of
+// released right after the last node that reads it (one nothing reads, right after it is
+// written), so the memory held at any moment is that of
 // the values still to be read (the graph's widest point), not the sum along its depth.
 #pragma once
 
@@ -26,6 +27,7 @@ class GraphRunner {
  private:
   Graph graph_;
   std::vector<std::vector<ValueId>> released_after_;  // per node: values read last by it
+  std::vector<std::vector<ValueId>> unread_outputs_;  // per node: its outputs nothing reads
 };
 
 }  // namespace ptinfer::fastpath::graph
