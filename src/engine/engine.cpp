@@ -179,7 +179,8 @@ void Engine::init_torchscript(const EngineOptions& options) {
   // graph applies the policy itself, on the archive's fp32 weights.
   if (options.fast_path) {
     fastpath::FastPathOptions fast{fastpath::Kernels::kGraph, amp_, device_};
-    auto script = fastpath::script_classifier(load_torchscript_module(options.checkpoint, device_));
+    auto script = fastpath::script_classifier(load_torchscript_module(options.checkpoint, device_),
+                                              options.checkpoint);
     const std::string gap = fastpath::unsupported_reason(*script, fast);
     if (auto fast_model = fastpath::build(std::move(script), fast)) {
       spdlog::info("engine: fast path: graph (the TorchScript forward traced per input shape)");

@@ -13,14 +13,18 @@
 #include <torch/script.h>
 
 #include <memory>
+#include <string>
 
 #include "models/classifier.h"
 
 namespace ptinfer::fastpath {
 
-// `module`: eval mode, on the CPU, with a forward(Tensor) -> Tensor. Its parameters stop
-// requiring grad (inference only; the tracer records no tensor that requires grad as a
-// constant). Throws Error(kUnsupported) when forward's graph does not take one tensor.
-std::shared_ptr<models::ImageClassifier> script_classifier(torch::jit::Module module);
+// `module`: eval mode, on the CPU, with a forward(Tensor) -> Tensor, loaded from `path` (named
+// in errors). Its parameters stop requiring grad (inference only; the tracer records no tensor
+// that requires grad as a constant). Throws Error(kUnsupported) when forward's graph does not
+// take one tensor; its forward throws Error(kUnsupported), as engine/torchscript_model.h's
+// does, when the module's code fails or returns anything but a tensor.
+std::shared_ptr<models::ImageClassifier> script_classifier(torch::jit::Module module,
+                                                           const std::string& path);
 
 }  // namespace ptinfer::fastpath
