@@ -15,9 +15,7 @@
 namespace ptinfer::fastpath {
 namespace {
 
-double rel_l2(const torch::Tensor& y, const torch::Tensor& ref) {
-  return ((y - ref).norm() / ref.norm()).item<double>();
-}
+using graph::testing::rel_l2;
 
 TEST(GraphModel, EachShapeGetsItsGraphAndTheNumbersOfThePlainForward) {
   auto model = std::make_shared<graph::testing::ConvBnNet>();

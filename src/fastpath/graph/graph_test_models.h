@@ -1,13 +1,28 @@
-// Small models for the graph tests: each an ImageClassifier (what models::trace_graph takes)
+// Small models for the graph tests, each an ImageClassifier (what models::trace_graph takes)
 // built from LibTorch modules, with BatchNorm statistics and affine parameters drawn at random
-// so that a wrong fold shows in the numbers.
+// so that a wrong fold shows in the numbers; and two helpers the tests compare graphs with.
 #pragma once
 
 #include <torch/torch.h>
 
+#include <string>
+
+#include "fastpath/graph/graph.h"
 #include "models/classifier.h"
 
 namespace ptinfer::fastpath::graph::testing {
+
+// ||y - ref|| / ||ref||.
+inline double rel_l2(const torch::Tensor& y, const torch::Tensor& ref) {
+  return ((y - ref).norm() / ref.norm()).item<double>();
+}
+
+// How many nodes of `kind` ("aten::relu", "onednn::convolution", ...) the graph has.
+inline int64_t count(const Graph& g, const std::string& kind) {
+  const auto kinds = node_kinds(g);
+  auto it = kinds.find(kind);
+  return it == kinds.end() ? 0 : it->second;
+}
 
 // Random running statistics and affine parameters (a BatchNorm at its defaults is an identity
 // that any fold gets right).

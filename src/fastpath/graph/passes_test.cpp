@@ -10,15 +10,8 @@
 namespace ptinfer::fastpath::graph {
 namespace {
 
-double rel_l2(const torch::Tensor& y, const torch::Tensor& ref) {
-  return ((y - ref).norm() / ref.norm()).item<double>();
-}
-
-int64_t count(const Graph& g, const std::string& kind) {
-  const auto kinds = node_kinds(g);
-  auto it = kinds.find(kind);
-  return it == kinds.end() ? 0 : it->second;
-}
+using testing::count;
+using testing::rel_l2;
 
 Graph traced(models::ImageClassifier& model, const torch::Tensor& x) {
   return from_trace(*models::trace_graph(model, x));
