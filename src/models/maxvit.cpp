@@ -62,7 +62,7 @@ std::vector<double> linspace(double stop, int64_t num) {
 
 }  // namespace
 
-MBConvImpl::MBConvImpl(int64_t in_channels, int64_t out_channels, double expansion_ratio,
+MaxVitMBConvImpl::MaxVitMBConvImpl(int64_t in_channels, int64_t out_channels, double expansion_ratio,
                        double squeeze_ratio, int64_t stride, BatchNormSpec norm,
                        ActivationKind activation, double p_stochastic_dropout, Init init) {
   check_option(stride == 1 || stride == 2,
@@ -110,7 +110,7 @@ MBConvImpl::MBConvImpl(int64_t in_channels, int64_t out_channels, double expansi
   layers_ = register_module("layers", layers);
 }
 
-torch::Tensor MBConvImpl::forward(const torch::Tensor& x) {
+torch::Tensor MaxVitMBConvImpl::forward(const torch::Tensor& x) {
   torch::Tensor res = proj_ ? proj_->forward(x) : x;
   return res + stochastic_depth_(layers_->forward(x));
 }
@@ -232,7 +232,7 @@ MaxVitLayerImpl::MaxVitLayerImpl(int64_t in_channels, int64_t out_channels, int6
                                  GridSize grid_size, Init init) {
   nn::Sequential layers;
   layers->push_back(
-      "MBconv", MBConv(in_channels, out_channels, spec.expansion_ratio, spec.squeeze_ratio, stride,
+      "MBconv", MaxVitMBConv(in_channels, out_channels, spec.expansion_ratio, spec.squeeze_ratio, stride,
                        spec.norm, spec.activation, p_stochastic_dropout, init));
   for (const auto& [name, type] : {std::pair{"window_attention", PartitionType::kWindow},
                                    std::pair{"grid_attention", PartitionType::kGrid}}) {

@@ -30,7 +30,9 @@ namespace ptinfer::models {
 
 using GridSize = std::array<int64_t, 2>;  // (height, width)
 
-// torchvision's MBConv: proj(x) + stochastic_depth(layers(x)), layers the named Sequential
+// torchvision's MaxVit MBConv (named MaxVitMBConv: EfficientNet's MBConv is another class in
+// this namespace, and one name for two definitions breaks the one-definition rule):
+// proj(x) + stochastic_depth(layers(x)), layers the named Sequential
 // [pre_norm BatchNorm2d(in), conv_a Conv2dNormActivation 1x1 in -> mid, conv_b depthwise 3x3
 // (stride), squeeze_excitation SqueezeExcitation(mid, sqz, SiLU), conv_c Conv2d 1x1 mid -> out
 // (bias)], mid = int(out * expansion_ratio), sqz = int(out * squeeze_ratio). proj is
@@ -39,9 +41,9 @@ using GridSize = std::array<int64_t, 2>;  // (height, width)
 // nn.Identity for a stochastic depth of 0 is a StochasticDepth(0) here: the same function, and no
 // state-dict entries either way). Throws Error(kInvalidArgument) for a stride other than 1 or 2,
 // or channel counts < 1.
-class MBConvImpl : public torch::nn::Module {
+class MaxVitMBConvImpl : public torch::nn::Module {
  public:
-  MBConvImpl(int64_t in_channels, int64_t out_channels, double expansion_ratio,
+  MaxVitMBConvImpl(int64_t in_channels, int64_t out_channels, double expansion_ratio,
              double squeeze_ratio, int64_t stride, BatchNormSpec norm, ActivationKind activation,
              double p_stochastic_dropout, Init init);
   // x: [N, in, H, W] -> [N, out, ceil(H / stride), ceil(W / stride)].
@@ -52,7 +54,7 @@ class MBConvImpl : public torch::nn::Module {
   StochasticDepth stochastic_depth_{nullptr};
   torch::nn::Sequential layers_{nullptr};
 };
-TORCH_MODULE(MBConv);
+TORCH_MODULE(MaxVitMBConv);
 
 // torchvision's RelativePositionalMultiHeadAttention over [B, G, P, D] (P = max_seq_len tokens
 // in each of G groups): to_qkv Linear(D, 3 D), n_heads = D / head_dim heads, softmax(q kᵀ +
