@@ -1,21 +1,27 @@
-// `ptinfer models [--json] [--gflops] [ARCH...]`: every architecture of the registry (or those
+// `ptinfer models [--json] [--gflops] [--nodes] [ARCH...]`: every architecture of the registry (or those
 // named) with its family, parameter count (of the 1000-class model), the preprocessing its
 // torchvision DEFAULT weights declare, and which form of the fast path runs it (fastpath::fast_path_form). The models are
 // built shape-only (Init::kSkip: no weight is drawn or even touched), so listing the giants
 // costs no memory to speak of. --gflops adds the multiply-adds (torchvision's GFLOPS) of one
 // image at the preset's crop size, counted by tracing a forward (models/forward_trace.h): that
-// runs each model once, seconds for the giants.
+// runs each model once, seconds for the giants. --nodes adds the node kinds of the model's
+// general fast-path graph (fastpath::GraphModel, fp32) for one image at the preset's crop size:
+// the onednn::* nodes run oneDNN kernels, every other kind LibTorch's kernels inside the graph
+// (the nodes that fell back). It builds and runs that graph once per model: seconds for the
+// giants, and their weights' memory twice over.
 #include <ATen/Context.h>
 #include <torch/torch.h>
 
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "cli/commands.h"
 #include "fastpath/fast_path.h"
+#include "fastpath/graph_model.h"
 #include "models/forward_trace.h"
 #include "models/registry.h"
 
@@ -25,6 +31,7 @@ namespace {
 struct ModelsFlags {
   bool json = false;
   bool gflops = false;
+  bool nodes = false;
   std::vector<std::string> archs;  // empty: all
 };
 
@@ -34,9 +41,29 @@ struct Row {
   std::string fast_path_gap;  // "" when the fast path covers the model
   std::string fast_path_form = {};  // fastpath::fast_path_form: "graph", "resnet runner (onednn)"
   double gflops = -1;         // < 0: not counted
+  std::map<std::string, int64_t> graph_nodes = {};  // node kind -> count; empty: not built
 };
 
-Row describe(const std::string& arch, bool count_gflops) {
+// "53 on oneDNN (convolution 52, linear 1); LibTorch: aten::max_pool2d 1, ..." for `nodes`.
+std::string nodes_string(const std::map<std::string, int64_t>& nodes) {
+  const std::string onednn = "onednn::";
+  int64_t on_onednn = 0, on_libtorch = 0;
+  std::ostringstream kernels, fallbacks;
+  for (const auto& [kind, count] : nodes) {
+    const bool lowered = kind.rfind(onednn, 0) == 0;
+    std::ostringstream& out = lowered ? kernels : fallbacks;
+    if (out.tellp() > 0) out << ", ";
+    out << (lowered ? kind.substr(onednn.size()) : kind) << " " << count;
+    (lowered ? on_onednn : on_libtorch) += count;
+  }
+  std::ostringstream s;
+  s << on_onednn << " nodes on oneDNN (" << kernels.str() << "); " << on_libtorch
+    << " on LibTorch";
+  if (on_libtorch > 0) s << " (" << fallbacks.str() << ")";
+  return s.str();
+}
+
+Row describe(const std::string& arch, bool count_gflops, bool count_nodes) {
   Row row{&models::arch_spec(arch), 0, ""};
   // The model for torchvision's DEFAULT weights (what their num_params counts: vit_h_14's SWAG
   // weights are for 518-pixel inputs, a larger positional embedding than the 224 default).
@@ -63,6 +90,15 @@ Row describe(const std::string& arch, bool count_gflops) {
     const int64_t crop = row.spec->preset.crop_size;
     const models::ForwardTrace trace = models::trace_forward(*model, torch::zeros({1, 3, crop, crop}));
     row.gflops = static_cast<double>(trace.multiply_adds) / 1e9;
+    if (!was_flushing) at::globalContext().setFlushDenormal(false);
+  }
+  if (count_nodes) {
+    const bool was_flushing = at::globalContext().setFlushDenormal(true);
+    const int64_t crop = row.spec->preset.crop_size;
+    fastpath::GraphModel graph(model);
+    torch::NoGradGuard no_grad;
+    graph.forward(torch::zeros({1, 3, crop, crop}));
+    row.graph_nodes = graph.node_kinds();
     if (!was_flushing) at::globalContext().setFlushDenormal(false);
   }
   return row;
@@ -94,6 +130,7 @@ nlohmann::json to_json(const Row& row) {
 nlohmann::json to_json_with_gflops(const Row& row) {
   nlohmann::json j = to_json(row);
   if (row.gflops >= 0) j["gflops"] = row.gflops;
+  if (!row.graph_nodes.empty()) j["graph_nodes"] = row.graph_nodes;
   return j;
 }
 
@@ -107,6 +144,10 @@ CommandRunner add_models_command(CLI::App& app) {
   cmd->add_flag("--gflops", flags->gflops,
                 "add GFLOPs (multiply-adds) of one image at the preset crop size, counted by "
                 "running each model once (seconds for the largest)");
+  cmd->add_flag("--nodes", flags->nodes,
+                "add the node kinds of the fast path's graph (fp32, one image at the preset crop "
+                "size): those on oneDNN kernels and those that fell back to LibTorch's (builds "
+                "and runs each model's graph once: seconds for the largest)");
   cmd->add_option("archs", flags->archs, "only these architectures (default: all)");
   return [cmd, flags](const runtime::RuntimeConfig&) -> int {
     if (!cmd->parsed()) return -1;
@@ -114,7 +155,7 @@ CommandRunner add_models_command(CLI::App& app) {
         flags->archs.empty() ? models::model_names() : flags->archs;
     for (const std::string& arch : archs) models::arch_spec(arch);  // unknown names first
     std::vector<Row> rows;
-    for (const std::string& arch : archs) rows.push_back(describe(arch, flags->gflops));
+    for (const std::string& arch : archs) rows.push_back(describe(arch, flags->gflops, flags->nodes));
     if (flags->json) {
       nlohmann::json out = nlohmann::json::array();
       for (const Row& row : rows) out.push_back(to_json_with_gflops(row));
@@ -137,6 +178,9 @@ CommandRunner add_models_command(CLI::App& app) {
       std::cout << (row.fast_path_gap.empty() ? row.fast_path_form
                                               : "no (" + row.fast_path_gap + ")")
                 << "\n";
+      if (!row.graph_nodes.empty()) {
+        std::cout << "    graph: " << nodes_string(row.graph_nodes) << "\n";
+      }
     }
     std::cout << rows.size() << " architectures" << std::endl;
     return 0;

@@ -74,6 +74,40 @@ class Models(unittest.TestCase):
         self.assertIn("%.2f" % rows[2]["gflops"], table)
         self.assertIn("1 architectures", table)
 
+    def test_nodes_name_the_onednn_kernels_and_the_fallbacks(self):
+        # Every convolution and linear layer of these torchvision models runs a oneDNN kernel
+        # (nn.MultiheadAttention's input projection is a linear layer that is no nn.Linear), and
+        # the attention's two matmuls per head group too; the other kinds are listed as LibTorch.
+        archs = ["resnet18", "mobilenet_v3_small", "vit_b_32"]
+        rows = json.loads(common.run_ptinfer(["models", "--json", "--nodes"] + archs).stdout)
+        self.assertEqual([r["name"] for r in rows], archs)
+        for row in rows:
+            arch = row["name"]
+            nodes = row["graph_nodes"]
+            modules = list(torchvision.models.get_model(arch).modules())
+            def count(kind):
+                return sum(isinstance(m, kind) for m in modules)
+            self.assertEqual(nodes.get("onednn::convolution", 0), count(torch.nn.Conv2d), arch)
+            self.assertEqual(nodes.get("onednn::linear", 0),
+                             count(torch.nn.Linear) + count(torch.nn.MultiheadAttention), arch)
+            self.assertEqual(nodes.get("onednn::matmul", 0),
+                             2 * count(torch.nn.MultiheadAttention), arch)
+            self.assertEqual(nodes.get("aten::softmax", 0), count(torch.nn.MultiheadAttention),
+                             arch)
+            self.assertEqual(nodes.get("aten::max_pool2d", 0), count(torch.nn.MaxPool2d), arch)
+        # The table says the same as the JSON: "graph: N nodes on oneDNN (convolution 1, ...);
+        # M on LibTorch (aten::add 1, ...)", kinds in name order.
+        nodes = rows[2]["graph_nodes"]
+        onednn = {k: v for k, v in nodes.items() if k.startswith("onednn::")}
+        libtorch = {k: v for k, v in nodes.items() if not k.startswith("onednn::")}
+        expected = "graph: %d nodes on oneDNN (%s); %d on LibTorch (%s)" % (
+            sum(onednn.values()),
+            ", ".join("%s %d" % (k[len("onednn::"):], v) for k, v in sorted(onednn.items())),
+            sum(libtorch.values()),
+            ", ".join("%s %d" % (k, v) for k, v in sorted(libtorch.items())))
+        table = common.run_ptinfer(["models", "--nodes", "vit_b_32"]).stdout
+        self.assertIn(expected, table)
+
     def test_an_unknown_architecture_is_named(self):
         proc = common.run_ptinfer(["models", "resnet18", "resnet_50"], check=False)
         self.assertEqual(proc.returncode, 1)
