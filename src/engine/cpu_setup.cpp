@@ -11,9 +11,14 @@
 #include <set>
 #include <vector>
 
+#include "engine/cpu_quota.h"
+
 namespace ptinfer::engine {
 
-int usable_cores() {
+namespace {
+
+// The CPUs of OpenMP's places, else of the affinity mask, else 1.
+int cores_allowed_to_run_on() {
   // With OMP_PROC_BIND or OMP_PLACES set, libgomp binds this process's initial thread to its
   // first place while loading, before main: sched_getaffinity then sees that place alone (one
   // CPU; measured: resnet50 at batch 1 ran on 1 thread at half speed). The places themselves are
@@ -34,6 +39,14 @@ int usable_cores() {
     if (n > 0) return n;
   }
   return 1;
+}
+
+}  // namespace
+
+int usable_cores() {
+  const int cpus = cores_allowed_to_run_on();
+  static const std::optional<int> quota = cgroup_cpu_quota_cores();  // fixed for the process
+  return quota ? std::min(cpus, *quota) : cpus;
 }
 
 int configure_threads(std::optional<int> requested) {

@@ -10,7 +10,9 @@ namespace ptinfer::engine {
 
 // Cores this process may run on, at least 1: the CPUs in OpenMP's places where OMP_PLACES or
 // OMP_PROC_BIND set them (libgomp has then already bound this thread to one place), else the
-// process's affinity mask (sched_getaffinity: taskset, cpusets).
+// process's affinity mask (sched_getaffinity: taskset, cpusets); fewer when the process's
+// cgroup has a CPU quota below that count (cpu_quota.h: a container's CPU limit), the quota
+// rounded up to whole cores.
 int usable_cores();
 
 // Sets LibTorch's intra-op threads to `requested` or, when unset, usable_cores(). Returns the
