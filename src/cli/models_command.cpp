@@ -63,6 +63,17 @@ std::string nodes_string(const std::map<std::string, int64_t>& nodes) {
   return s.str();
 }
 
+// Denormals flushed to zero while it lives (off again after: nothing else in this command
+// turns it on): the models run with uninitialised weights, and no denormal may slow a count
+// down. at::Context::setFlushDenormal returns whether the CPU supports it, not the old state.
+struct FlushingDenormals {
+  FlushingDenormals() : supported(at::globalContext().setFlushDenormal(true)) {}
+  ~FlushingDenormals() {
+    if (supported) at::globalContext().setFlushDenormal(false);
+  }
+  const bool supported;
+};
+
 Row describe(const std::string& arch, bool count_gflops, bool count_nodes) {
   Row row{&models::arch_spec(arch), 0, ""};
   // The model for torchvision's DEFAULT weights (what their num_params counts: vit_h_14's SWAG
@@ -85,21 +96,18 @@ Row describe(const std::string& arch, bool count_gflops, bool count_nodes) {
   row.fast_path_gap = fastpath::unsupported_reason(*model, options);
   row.fast_path_form = fastpath::fast_path_form(*model, options);
   if (count_gflops) {
-    // The weights are uninitialised: no denormal may slow the count down.
-    const bool was_flushing = at::globalContext().setFlushDenormal(true);
+    const FlushingDenormals flushing;
     const int64_t crop = row.spec->preset.crop_size;
     const models::ForwardTrace trace = models::trace_forward(*model, torch::zeros({1, 3, crop, crop}));
     row.gflops = static_cast<double>(trace.multiply_adds) / 1e9;
-    if (!was_flushing) at::globalContext().setFlushDenormal(false);
   }
   if (count_nodes) {
-    const bool was_flushing = at::globalContext().setFlushDenormal(true);
+    const FlushingDenormals flushing;
     const int64_t crop = row.spec->preset.crop_size;
     fastpath::GraphModel graph(model);
     torch::NoGradGuard no_grad;
     graph.forward(torch::zeros({1, 3, crop, crop}));
     row.graph_nodes = graph.node_kinds();
-    if (!was_flushing) at::globalContext().setFlushDenormal(false);
   }
   return row;
 }

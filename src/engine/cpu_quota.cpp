@@ -95,7 +95,9 @@ std::optional<int> cgroup_cpu_quota_cores(const std::string& proc_self_cgroup,
     std::istringstream list(controllers);
     for (std::string name; std::getline(list, name, ',');) names.push_back(name);
     if (std::find(names.begin(), names.end(), "cpu") == names.end()) continue;
-    for (const std::string& mount : {std::string("cpu"), controllers}) {  // v1
+    std::vector<std::string> mounts{"cpu"};  // v1: "cpu", a link to "cpu,cpuacct" where joined
+    if (controllers != "cpu") mounts.push_back(controllers);
+    for (const std::string& mount : mounts) {
       for (const fs::path& dir : up_to(cgroup_root / mount, path)) {
         const auto quota = first_line(dir / "cpu.cfs_quota_us");
         const auto period = first_line(dir / "cpu.cfs_period_us");
